@@ -1,0 +1,51 @@
+// Builds dist/ with esbuild (what Node runs) and, when bun is installed, the single-file
+// executable dist/sparekey-bin that bin/sparekey prefers because it starts in a few milliseconds.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const dist = join(root, "dist");
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+
+await build({
+  entryPoints: [join(root, "src/cli/run.ts")],
+  outdir: join(dist, "node"),
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  // The default target emits Uint8Array.fromBase64, which Node 20 lacks.
+  target: "node20",
+  // CommonJS dependencies (kdbxweb, qrcode) call require(); give the ESM bundle one.
+  banner: {
+    js: "import { createRequire as __skCreateRequire } from 'node:module'; const require = __skCreateRequire(import.meta.url);",
+  },
+  external: ["zxing-wasm/reader/zxing_reader.wasm"],
+  logLevel: "warning",
+});
+
+const bun = join(root, "node_modules/.bin/bun");
+if (process.env.SPAREKEY_NO_BUN !== "1" && existsSync(bun)) {
+  try {
+    execFileSync(
+      bun,
+      [
+        "build",
+        "--compile",
+        "--bytecode",
+        "--format=esm",
+        "--minify",
+        join(root, "src/cli/run.ts"),
+        "--outfile",
+        join(dist, "sparekey-bin"),
+      ],
+      { stdio: ["ignore", "ignore", "inherit"], cwd: root },
+    );
+  } catch (e) {
+    console.error(`build: bun compile failed (${e.message.split("\n")[0]}); bin/sparekey will use Node`);
+  }
+}

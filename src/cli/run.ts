@@ -1,0 +1,33 @@
+import { randomBytes } from "node:crypto";
+import type { Ctx } from "./context.js";
+import { main } from "./main.js";
+
+/** Builds the real context over process, the terminal and the file system. */
+function makeCtx(storeOption?: string): Ctx {
+  return {
+    env: process.env,
+    cwd: process.cwd(),
+    stdout: (text) => {
+      process.stdout.write(text);
+    },
+    stderr: (line) => {
+      process.stderr.write(`${line}\n`);
+    },
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    },
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    now: () => Date.now(),
+    randomBytes: (n) => new Uint8Array(randomBytes(n)),
+    openStore: async () => (await import("../stores/select.js")).openStore(process.env, storeOption),
+    prompt: async (question, opts) => (await import("../io/prompt.js")).prompt(question, opts),
+    storeOption,
+  };
+}
+
+const code = await main(process.argv.slice(2), makeCtx);
+// Let pending stdout drain (pipes) before leaving; timers such as the clipboard clearer keep us alive.
+process.exitCode = code;
