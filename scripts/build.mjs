@@ -1,13 +1,16 @@
 // Builds dist/ with esbuild (what Node runs) and, when bun is installed, the single-file
 // executable dist/sparekey-bin that bin/sparekey prefers because it starts in a few milliseconds.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dist = join(root, "dist");
+const final = join(root, "dist");
+// Build beside dist/ and swap it in at the end, so a test that is running bin/sparekey meanwhile
+// never sees a half-written dist/.
+const dist = join(root, `dist.tmp-${process.pid}`);
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
@@ -49,3 +52,8 @@ if (process.env.SPAREKEY_NO_BUN !== "1" && existsSync(bun)) {
     console.error(`build: bun compile failed (${e.message.split("\n")[0]}); bin/sparekey will use Node`);
   }
 }
+
+const old = join(root, `dist.old-${process.pid}`);
+if (existsSync(final)) renameSync(final, old);
+renameSync(dist, final);
+rmSync(old, { recursive: true, force: true });
