@@ -1,7 +1,7 @@
 // Builds dist/ with esbuild (what Node runs) and, when bun is installed, the single-file
 // executable dist/sparekey-bin that bin/sparekey prefers because it starts in a few milliseconds.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -28,6 +28,15 @@ await build({
     js: "import { createRequire as __skCreateRequire } from 'node:module'; const require = __skCreateRequire(import.meta.url);",
   },
   external: ["zxing-wasm/reader/zxing_reader.wasm"],
+  // Card fonts are imported `with { type: "file" }` (Bun embeds them); esbuild rejects that
+  // attribute, so load them ourselves as files copied beside the bundle (src/render/fonts.ts).
+  plugins: [
+    {
+      name: "ttf-file",
+      setup: (b) =>
+        b.onLoad({ filter: /\.ttf$/ }, (a) => ({ contents: readFileSync(a.path), loader: "file" })),
+    },
+  ],
   logLevel: "warning",
 });
 

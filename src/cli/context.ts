@@ -24,9 +24,9 @@ export interface Ctx {
   openStore(): Promise<Store>;
   /**
    * Asks one question on the terminal and returns the answer line; null on end of input (Ctrl-D).
-   * With `secret`, the answer is not echoed.
+   * With `secret`, the answer is not echoed. With `paste`, it is every line up to an empty one.
    */
-  prompt(question: string, opts?: { secret?: boolean }): Promise<string | null>;
+  prompt(question: string, opts?: { secret?: boolean; paste?: boolean }): Promise<string | null>;
   /** The `--store DIR` given before the command, if any. */
   readonly storeOption?: string;
 }

@@ -22,7 +22,10 @@ function makeCtx(storeOption?: string): Ctx {
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     now: () => Date.now(),
     randomBytes: (n) => new Uint8Array(randomBytes(n)),
-    openStore: async () => (await import("../stores/select.js")).openStore(process.env, storeOption),
+    openStore: async () =>
+      (await import("../stores/select.js")).openStore(process.env, storeOption, {
+        prompt: async (q, o) => (await import("../io/prompt.js")).prompt(q, o),
+      }),
     prompt: async (question, opts) => (await import("../io/prompt.js")).prompt(question, opts),
     storeOption,
   };

@@ -42,7 +42,7 @@ export function makeAccount(fields: Partial<Account> & { secret: string }): Acco
     account: fields.account ?? "",
     algorithm: kind === "steam" ? "SHA1" : (fields.algorithm ?? DEFAULTS.algorithm),
     digits: kind === "steam" ? 5 : (fields.digits ?? DEFAULTS.digits),
-    period: fields.period ?? DEFAULTS.period,
+    period: kind === "hotp" ? DEFAULTS.period : (fields.period ?? DEFAULTS.period),
     counter: kind === "hotp" ? (fields.counter ?? 0) : 0,
     ...(fields.extra && fields.extra.length > 0 ? { extra: fields.extra } : {}),
   };

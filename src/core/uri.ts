@@ -57,7 +57,8 @@ export function parseUri(text: string): Account {
     throw new UserError(`invalid otpauth URI: unknown type "${type.slice(0, 20)}" (expected totp or hotp)`);
   }
   let kind: OtpKind = type;
-  const label = splitLabel(decodeLoose((m[2] ?? "").replace(/^\//, "")));
+  const rawLabel = decodeLoose((m[2] ?? "").replace(/^\//, ""));
+  const label = splitLabel(rawLabel);
 
   const params = new Map<string, string>();
   const extra: [string, string][] = [];
@@ -86,6 +87,10 @@ export function parseUri(text: string): Account {
   const secret = canonicalSecret(secretRaw);
   const issuerParam = value("issuer")?.trim();
   const issuer = issuerParam || label.issuer;
+  // "Issuer:a:b" with issuer=Issuer is that issuer's account "a:b" (how formatUri writes a colon).
+  if (issuerParam && label.issuer === "" && rawLabel.startsWith(`${issuerParam}:`)) {
+    label.account = rawLabel.slice(issuerParam.length + 1).trim();
+  }
   const algorithm = value("algorithm");
   const digits = value("digits");
   const period = value("period");

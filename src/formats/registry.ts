@@ -4,7 +4,27 @@ import type { ExportFormat, ImportFormat } from "./types.js";
  * Every import format, in detection order (the most specific first). Each codec module is
  * loaded only when an import runs, so list the loaders here, one line each.
  */
-export const IMPORT_FORMATS: Record<string, () => Promise<ImportFormat>> = {};
+export const IMPORT_FORMATS: Record<string, () => Promise<ImportFormat>> = {
+  // Binary containers and JSON with a distinctive shape first.
+  aegis: async () => (await import("./aegis.js")).aegisImport,
+  "2fas": async () => (await import("./twofas.js")).twofasImport,
+  ente: async () => (await import("./ente.js")).enteImport,
+  bitwarden: async () => (await import("./bitwarden.js")).bitwardenImport,
+  // Other formats (andOTP, FreeOTP+, LastPass, Steam, Proton, KDBX, Authy) go here.
+  // Text and CSV formats, and images, last.
+  apple: async () => (await import("./apple.js")).appleImport,
+  google: async () => (await import("./google.js")).googleImport,
+  qr: async () => (await import("./google.js")).qrImageImport,
+  uris: async () => (await import("./uris.js")).urisImport,
+};
 
 /** Every export format, by its `--format` name. */
-export const EXPORT_FORMATS: Record<string, () => Promise<ExportFormat>> = {};
+export const EXPORT_FORMATS: Record<string, () => Promise<ExportFormat>> = {
+  uris: async () => (await import("./uris.js")).urisExport,
+  google: async () => (await import("./google.js")).googleExport,
+  aegis: async () => (await import("./aegis.js")).aegisExport,
+  "2fas": async () => (await import("./twofas.js")).twofasExport,
+  bitwarden: async () => (await import("./bitwarden.js")).bitwardenExport,
+  apple: async () => (await import("./apple.js")).appleExport,
+  ente: async () => (await import("./ente.js")).enteExport,
+};

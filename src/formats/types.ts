@@ -16,10 +16,22 @@ export interface Skipped {
   why: string;
 }
 
+/** Where one Google migration QR code sits in its export batch (several images make one export). */
+export interface BatchPart {
+  /** The batch_id shared by every code of one export (0 when the app left it out). */
+  id: number;
+  /** 0-based position of this code in the batch. */
+  index: number;
+  /** How many codes the batch has. */
+  size: number;
+}
+
 /** The result of decoding one file. */
 export interface Decoded {
   accounts: ImportedAccount[];
   skipped: Skipped[];
+  /** Google migration codes only: the batch parts seen, so the caller can report missing ones across files. */
+  batches?: BatchPart[];
 }
 
 /** What a decoder gets: the raw bytes, and the password when the format is encrypted. */
@@ -29,6 +41,11 @@ export interface DecodeInput {
   fileName: string;
   /** Present when the caller asked the user for one (see `isEncrypted`). */
   password?: string;
+  /**
+   * Decodes every QR code in a PNG/JPEG image to its text; injected by the caller because it
+   * loads a wasm module from disk (formats stay pure). Image formats fail without it.
+   */
+  readQr?: (image: Uint8Array) => Promise<string[]>;
 }
 
 /**
@@ -77,10 +94,11 @@ export interface ExportFormat {
   limitation(a: Account): { why: string; effect: "drop" | "degrade" } | null;
   /**
    * Encodes the accounts (the dropped ones already removed). Returns one file, or several named
-   * files (Google's QR batches) to write into a directory.
+   * files (Google's QR batches) to write into a directory; `text` is what a file's QR code holds,
+   * for showing it on the terminal. Without `opts.password` an encrypted format writes plain output.
    */
   encode(
     accounts: { name: string; account: Account; recovery?: string[] }[],
     opts: EncodeOptions,
-  ): Promise<Uint8Array | { files: { name: string; bytes: Uint8Array }[] }>;
+  ): Promise<Uint8Array | { files: { name: string; bytes: Uint8Array; text?: string }[] }>;
 }

@@ -14,7 +14,8 @@ class LineReader {
     this.started = true;
     process.stdin.setEncoding("utf8");
     process.stdin.on("data", (d: string) => {
-      this.buffer += d;
+      // Keystrokes of a hidden answer belong to readHidden alone, never to the next line read.
+      if (!hiddenActive) this.buffer += d;
     });
     process.stdin.on("end", () => {
       this.ended = true;
@@ -41,16 +42,51 @@ class LineReader {
     }
   }
 
+  /** Whether more input is buffered or arrives within `ms` (the rest of a paste, not a keypress). */
+  async moreWithin(ms: number): Promise<boolean> {
+    this.start();
+    if (this.buffer !== "") return true;
+    if (this.ended) return false;
+    process.stdin.resume();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      once(process.stdin, "data"),
+      once(process.stdin, "end"),
+      new Promise((r) => {
+        timer = setTimeout(r, ms);
+      }),
+    ]);
+    clearTimeout(timer);
+    return this.buffer !== "";
+  }
+
   pause(): void {
     if (this.started) process.stdin.pause();
   }
 }
 
+/**
+ * Reads pasted lines up to an empty line that nothing follows at once: blank lines inside a
+ * paste arrive together with the text after them, an Enter typed by hand does not. So a pasted
+ * codes file is read whole, and none of it is left over for the next question or the shell.
+ */
+async function readPaste(): Promise<string | null> {
+  const lines: string[] = [];
+  for (;;) {
+    const line = await reader.readLine();
+    if (line === null) return lines.length === 0 ? null : lines.join("\n");
+    if (line.trim() === "" && !(await reader.moreWithin(150))) return lines.join("\n");
+    lines.push(line);
+  }
+}
+
 const reader = new LineReader();
+let hiddenActive = false;
 
 /** Reads a line on a TTY in raw mode without echoing it; Ctrl-C raises SIGINT, Ctrl-D ends input. */
 async function readHidden(): Promise<string | null> {
   const stdin = process.stdin;
+  hiddenActive = true;
   stdin.setRawMode(true);
   stdin.setEncoding("utf8");
   stdin.resume();
@@ -77,6 +113,7 @@ async function readHidden(): Promise<string | null> {
       }
     }
   } finally {
+    hiddenActive = false;
     stdin.setRawMode(false);
     stdin.pause();
   }
@@ -84,12 +121,16 @@ async function readHidden(): Promise<string | null> {
 
 /**
  * Asks a question on stderr and reads the answer from stdin; null on end of input.
- * Secret answers are not echoed when stdin is a terminal.
+ * Secret answers are not echoed when stdin is a terminal. With `paste`, the answer is every
+ * line up to an empty one (see readPaste), joined with newlines.
  */
-export async function prompt(question: string, opts: { secret?: boolean } = {}): Promise<string | null> {
+export async function prompt(
+  question: string,
+  opts: { secret?: boolean; paste?: boolean } = {},
+): Promise<string | null> {
   process.stderr.write(question);
   if (opts.secret && process.stdin.isTTY) return readHidden();
-  const line = await reader.readLine();
+  const line = opts.paste ? await readPaste() : await reader.readLine();
   reader.pause();
   return line;
 }

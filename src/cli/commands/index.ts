@@ -4,7 +4,20 @@ import type { CommandModule } from "../context.js";
  * Every command, loaded only when it runs: `sparekey code` must not pay for the PDF, QR or
  * KDBX libraries that other commands import. One line per command; keep them sorted.
  */
-export const COMMANDS: Record<string, () => Promise<CommandModule>> = {};
+export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  add: () => import("./add.js"),
+  card: () => import("./card.js"),
+  code: () => import("./code.js"),
+  demo: () => import("./demo.js"),
+  init: () => import("./init.js"),
+  list: () => import("./list.js"),
+  mv: () => import("./mv.js"),
+  recovery: () => import("./recovery.js"),
+  rm: () => import("./rm.js"),
+  show: () => import("./show.js"),
+  verify: () => import("./verify.js"),
+  watch: () => import("./watch.js"),
+};
 
 /** Short names people type out of habit from pass and friends. */
 export const ALIASES: Record<string, string> = { ls: "list", otp: "code", remove: "rm", move: "mv" };

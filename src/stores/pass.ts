@@ -1,0 +1,151 @@
+import { promises as fs } from "node:fs";
+import { dirname, join } from "node:path";
+import { UserError } from "../core/errors.js";
+import { DirStore, type Env, isErr, runTool } from "./fsutil.js";
+
+/** The gpg program; `gpg` as on every current system (pass picks gpg2 only where gpg is 1.x). */
+const GPG = "gpg";
+
+/** Raised when gpg cannot decrypt because we hold none of the secret keys. */
+class NoSecretKey extends UserError {}
+
+/** The `-r` recipients in a `.gpg-id` file: one per line, `#` comments, blank lines ignored. */
+export function parseGpgId(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.replace(/#.*$/, "").trim())
+    .filter((l) => l !== "");
+}
+
+/** Splits PASSWORD_STORE_GPG_OPTS on whitespace, as pass's unquoted expansion does. */
+function gpgOpts(env: Env): string[] {
+  return (env.PASSWORD_STORE_GPG_OPTS ?? "").split(/\s+/).filter((s) => s !== "");
+}
+
+/** The first meaningful line gpg printed, without the `gpg: ` prefix. */
+function gpgLine(stderr: string): string {
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.replace(/^gpg: /, "").trim())
+    .filter((l) => l !== "" && !/^(encrypted with|WARNING: )/.test(l) && !/^\s*"/.test(l));
+  return lines.find((l) => /failed|error|cannot|can't|no /i.test(l)) ?? lines[0] ?? "unknown error";
+}
+
+/** Turns gpg's stderr into one line a user can act on. */
+export function explainGpg(
+  action: "decrypt" | "encrypt",
+  what: string,
+  stderr: string,
+  code: number,
+): UserError {
+  if (code === 127)
+    return new UserError(`cannot ${action} ${what}: gpg is not installed (the pass store needs it)`);
+  const s = stderr;
+  if (/No secret key/i.test(s))
+    return new NoSecretKey(`cannot decrypt ${what}: none of its keys is in your gpg keyring (No secret key)`);
+  if (/can't connect to the agent|no gpg-agent running|gpg-agent.*not available|connection to agent/i.test(s))
+    return new UserError(
+      `cannot ${action} ${what}: gpg cannot reach gpg-agent (try: gpgconf --launch gpg-agent)`,
+    );
+  if (/Operation cancelled|Cancelled by user/i.test(s))
+    return new UserError(`cannot ${action} ${what}: the passphrase prompt was cancelled`);
+  if (/Bad passphrase/i.test(s)) return new UserError(`cannot ${action} ${what}: bad passphrase`);
+  if (/No pinentry|Inappropriate ioctl|pinentry/i.test(s))
+    return new UserError(
+      `cannot ${action} ${what}: gpg could not ask for the key's passphrase (no pinentry; is GPG_TTY set?)`,
+    );
+  if (action === "encrypt") {
+    const bad = /([^\s:"]+): (skipped|encryption failed): (.+)/.exec(s.replace(/^gpg: /gm, ""));
+    if (bad) {
+      const why = /No name|No public key/i.test(bad[3])
+        ? "no public key for it in your keyring"
+        : /unusable|untrusted|no assurance/i.test(bad[3])
+          ? "its public key is unusable (expired, revoked or not trusted)"
+          : bad[3].trim();
+      return new UserError(
+        `cannot encrypt ${what}: .gpg-id recipient ${bad[1]}: ${why} (see: gpg --list-keys)`,
+      );
+    }
+    if (/No public key|unusable public key|not found|no valid addressees/i.test(s))
+      return new UserError(
+        `cannot encrypt ${what}: a recipient in .gpg-id has no usable public key (check gpg --list-keys)`,
+      );
+  }
+  if (/no valid OpenPGP data|invalid packet|unexpected data|decrypt_message failed|packet.*invalid/i.test(s))
+    return new UserError(`cannot decrypt ${what}: it is not a valid gpg file`);
+  return new UserError(`cannot ${action} ${what}: gpg: ${gpgLine(s)}`);
+}
+
+/** Options for a pass store. */
+export interface PassStoreOptions {
+  /** The environment for gpg and git (GNUPGHOME, PASSWORD_STORE_GPG_OPTS, PASSWORD_STORE_KEY, GIT_*). */
+  env: Env;
+}
+
+/**
+ * A password-store (`pass`) directory: `NAME.gpg` files encrypted by the gpg binary to the
+ * nearest `.gpg-id` up the tree, so pass, pass-otp and gopass read what we write and vice versa.
+ */
+export class PassStore extends DirStore {
+  readonly kind = "pass" as const;
+
+  constructor(root: string, opts: PassStoreOptions) {
+    super(root, opts.env, ".gpg");
+  }
+
+  /** The recipients for an entry: PASSWORD_STORE_KEY, else the nearest `.gpg-id` (as pass does). */
+  async recipientsFor(name: string): Promise<{ ids: string[]; file: string }> {
+    if (this.env.PASSWORD_STORE_KEY?.trim()) {
+      return { ids: this.env.PASSWORD_STORE_KEY.trim().split(/\s+/), file: "PASSWORD_STORE_KEY" };
+    }
+    let dir = dirname(this.pathOf(name));
+    for (;;) {
+      const file = join(dir, ".gpg-id");
+      try {
+        const ids = parseGpgId(await fs.readFile(file, "utf8"));
+        if (ids.length === 0) throw new UserError(`${file} lists no gpg key`);
+        return { ids, file };
+      } catch (e) {
+        if (!isErr(e, "ENOENT") && !isErr(e, "ENOTDIR")) throw e;
+      }
+      if (dir === this.root || dirname(dir) === dir) break;
+      dir = dirname(dir);
+    }
+    throw new UserError(`no .gpg-id in ${this.location} for ${name}; run: sparekey init --gpg KEYID`);
+  }
+
+  protected async recipientsKey(name: string): Promise<string> {
+    return (await this.recipientsFor(name)).ids.slice().sort().join("\n");
+  }
+
+  protected async encrypt(name: string, text: string): Promise<Uint8Array> {
+    const { ids } = await this.recipientsFor(name);
+    const args = [
+      ...gpgOpts(this.env),
+      "--quiet",
+      "--yes",
+      "--batch",
+      "--compress-algo=none",
+      "--no-encrypt-to",
+      "--encrypt",
+      ...ids.flatMap((id) => ["--recipient", id]),
+      "--output",
+      "-",
+    ];
+    // The plaintext goes in on stdin only: it never appears in argv or in a file.
+    const r = await runTool(GPG, args, { env: this.env, input: text });
+    if (r.code !== 0 || r.stdout.length === 0) throw explainGpg("encrypt", name, r.stderr, r.code);
+    return r.stdout;
+  }
+
+  protected async decrypt(name: string, bytes: Uint8Array): Promise<string> {
+    const args = [...gpgOpts(this.env), "--quiet", "--yes", "--batch", "--decrypt"];
+    const r = await runTool(GPG, args, { env: this.env, input: bytes });
+    if (r.code !== 0) throw explainGpg("decrypt", name, r.stderr, r.code);
+    return r.stdout.toString("utf8");
+  }
+
+  protected isNotForUs(e: unknown): boolean {
+    return e instanceof NoSecretKey;
+  }
+}
