@@ -129,11 +129,13 @@ async function stepScan(ctx: Ctx, store: Store, state: WizardState, account: Acc
   const name = state.name!;
   const { renderQrTerminal } = await import("../render/qr.js");
   ctx.stderr("[4/6] Scan this QR code with your app(s), or type in the key:");
-  ctx.stderr(`      ${groupSecret(account.secret)}`);
-  for (const line of renderQrTerminal(formatUri(account), { color: !ctx.env.NO_COLOR })
-    .trimEnd()
-    .split("\n")) {
-    ctx.stderr(line);
+  // Eight groups a line keeps a long key inside 80 columns.
+  for (const part of groupSecret(account.secret).match(/(?:\S+ ?){1,8}/g) ?? []) ctx.stderr(`      ${part.trim()}`);
+  const qr = renderQrTerminal(formatUri(account), { color: !ctx.env.NO_COLOR }).trimEnd().split("\n");
+  for (const line of qr) ctx.stderr(line);
+  const rows = process.stderr.rows || 24;
+  if (qr.length + 1 > rows) {
+    ctx.stderr(`(The QR code needs ${qr.length + 1} lines: make the window taller, or type the key.)`);
   }
   for (;;) {
     const code = (await ask(ctx, "Code the app shows now (Enter to skip): ")).trim();

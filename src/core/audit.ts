@@ -257,7 +257,7 @@ export function auditStore(input: AuditInput): Finding[] {
         e.name,
         "sync-conflict",
         `another machine's version of ${conflict.base}, kept by sync on ${conflict.date}`,
-        `compare with sparekey show ${q(e.name)}, then sparekey rm ${q(e.name)} (or sparekey mv it over ${q(conflict.base)})`,
+        `compare with sparekey show, then sparekey rm ${q(e.name)} (to keep it instead: sparekey rm ${q(conflict.base)} && sparekey mv ${q(e.name)} ${q(conflict.base)})`,
       );
       continue;
     }

@@ -81,7 +81,8 @@ export const protonAuthenticatorImport: ImportFormat = {
   label: "Proton Authenticator export",
   detect(_bytes, text) {
     const v = tryJson(text);
-    return isPlainExport(v) || (isEncryptedExport(v) && isObject(v) && v.version !== undefined);
+    if (!isObject(v)) return false;
+    return isPlainExport(v) || (isEncryptedExport(v) && "version" in v);
   },
   isEncrypted(_bytes, text) {
     return isEncryptedExport(tryJson(text));

@@ -11,6 +11,14 @@ export const IMPORT_FORMATS: Record<string, () => Promise<ImportFormat>> = {
   ente: async () => (await import("./ente.js")).enteImport,
   bitwarden: async () => (await import("./bitwarden.js")).bitwardenImport,
   // Other formats (andOTP, FreeOTP+, LastPass, Steam, Proton, KDBX, Authy) go here.
+  kdbx: async () => (await import("./kdbx.js")).kdbxImport,
+  "proton-pass": async () => (await import("./proton.js")).protonPassImport,
+  "proton-authenticator": async () => (await import("./proton.js")).protonAuthenticatorImport,
+  andotp: async () => (await import("./andotp.js")).andotpImport,
+  freeotp: async () => (await import("./freeotp.js")).freeotpImport,
+  lastpass: async () => (await import("./lastpass.js")).lastpassImport,
+  steam: async () => (await import("./steam.js")).steamImport,
+  authy: async () => (await import("./authy.js")).authyImport,
   // Text and CSV formats, and images, last.
   apple: async () => (await import("./apple.js")).appleImport,
   google: async () => (await import("./google.js")).googleImport,
@@ -27,4 +35,5 @@ export const EXPORT_FORMATS: Record<string, () => Promise<ExportFormat>> = {
   bitwarden: async () => (await import("./bitwarden.js")).bitwardenExport,
   apple: async () => (await import("./apple.js")).appleExport,
   ente: async () => (await import("./ente.js")).enteExport,
+  kdbx: async () => (await import("./kdbx.js")).kdbxExport,
 };

@@ -8,6 +8,8 @@ class LineReader {
   private buffer = "";
   private ended = false;
   private started = false;
+  /** Wakes the one pending wait when input arrives or ends (one listener pair, never one per wait). */
+  private wake: (() => void) | undefined;
 
   private start(): void {
     if (this.started) return;
@@ -16,9 +18,11 @@ class LineReader {
     process.stdin.on("data", (d: string) => {
       // Keystrokes of a hidden answer belong to readHidden alone, never to the next line read.
       if (!hiddenActive) this.buffer += d;
+      this.wake?.();
     });
     process.stdin.on("end", () => {
       this.ended = true;
+      this.wake?.();
     });
   }
 
@@ -37,9 +41,20 @@ class LineReader {
         this.buffer = "";
         return line;
       }
-      process.stdin.resume();
-      await Promise.race([once(process.stdin, "data"), once(process.stdin, "end")]);
+      await this.wait();
     }
+  }
+
+  /** Resumes stdin until input arrives or ends, or `ms` pass. */
+  private async wait(ms?: number): Promise<void> {
+    process.stdin.resume();
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      if (ms !== undefined) timer = setTimeout(resolve, ms);
+    });
+    this.wake = undefined;
+    clearTimeout(timer);
   }
 
   /** Whether more input is buffered or arrives within `ms` (the rest of a paste, not a keypress). */
@@ -47,16 +62,7 @@ class LineReader {
     this.start();
     if (this.buffer !== "") return true;
     if (this.ended) return false;
-    process.stdin.resume();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      once(process.stdin, "data"),
-      once(process.stdin, "end"),
-      new Promise((r) => {
-        timer = setTimeout(r, ms);
-      }),
-    ]);
-    clearTimeout(timer);
+    await this.wait(ms);
     return this.buffer !== "";
   }
 
@@ -91,6 +97,7 @@ async function readHidden(): Promise<string | null> {
   stdin.setEncoding("utf8");
   stdin.resume();
   let value = "";
+  let interrupted = false;
   try {
     for (;;) {
       const [chunk] = (await once(stdin, "data")) as [string];
@@ -101,7 +108,7 @@ async function readHidden(): Promise<string | null> {
         }
         if (ch === "\u0003") {
           process.stderr.write("\n");
-          process.kill(process.pid, "SIGINT");
+          interrupted = true;
           return null;
         }
         if (ch === "\u0004") {
@@ -116,6 +123,12 @@ async function readHidden(): Promise<string | null> {
     hiddenActive = false;
     stdin.setRawMode(false);
     stdin.pause();
+    // Raw mode turned Ctrl-C into a byte; raise it as the signal it would have been, once the
+    // terminal is back to normal. Listeners run now, so a handler's exit wins over the null.
+    if (interrupted) {
+      if (process.listenerCount("SIGINT") > 0) process.emit("SIGINT", "SIGINT");
+      else process.kill(process.pid, "SIGINT");
+    }
   }
 }
 

@@ -264,7 +264,7 @@ interface FontProbe {
   hasGlyphForCodePoint(cp: number): boolean;
 }
 
-/** Whether the font currently selected in `doc` draws every character of `text`. */
+/** Whether the font registered as `fontName` draws every character of `text` (controls aside). */
 function coversText(doc: Doc, fontName: string, text: string): boolean {
   doc.font(fontName);
   // pdfkit keeps the fontkit font of an embedded TTF in `_font.font`; fontkit answers coverage.
@@ -332,9 +332,9 @@ function planFaces(doc: Doc, cards: readonly CardData[]): Face[] {
     // A little air between the last code and the warning or footer below it.
     const first: Area = {
       width: firstWidth,
-      height: BODY_BOTTOM - (withKey ? WARNING_HEIGHT + 4 : 0) - top(firstHeader),
+      height: BODY_BOTTOM - (withKey ? WARNING_HEIGHT + 4 : 3) - top(firstHeader),
     };
-    const rest: Area = { width: fullWidth, height: BODY_BOTTOM - top(restHeader) };
+    const rest: Area = { width: fullWidth, height: BODY_BOTTOM - 3 - top(restHeader) };
     const plan = planCodes(card.codes, first, rest);
     const count = Math.max(1, plan.length);
     for (let i = 0; i < count; i++) {

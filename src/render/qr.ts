@@ -57,8 +57,8 @@ export function renderMatrixTerminal(matrix: QrMatrix, opts: TerminalQrOptions =
     let line = "";
     for (let c = 0; c < full; c++) {
       const top = ink(r, c);
-      // An odd total leaves the last text line with only a top half; the bottom is off the code.
-      const bottom = r + 1 < full && ink(r + 1, c);
+      // An odd total leaves the last line a bottom half below the code: paint it light, like the margin.
+      const bottom = r + 1 < full ? ink(r + 1, c) : !color;
       line += top && bottom ? "█" : top ? "▀" : bottom ? "▄" : " ";
     }
     lines.push(color ? `\x1b[30;107m${line}\x1b[0m` : line);

@@ -3,8 +3,10 @@ import { dirname, join, resolve } from "node:path";
 import type { Account } from "../core/account.js";
 import type { MirrorState } from "../core/audit.js";
 import { UserError } from "../core/errors.js";
+import type { AgeStore } from "./age.js";
 import { type Env, isErr, makeDir, writeAtomic } from "./fsutil.js";
 import { commitPaths } from "./git.js";
+import type { PassStore } from "./pass.js";
 import { scopeStore } from "./scoped.js";
 import type { Store } from "./store.js";
 
@@ -332,7 +334,7 @@ export async function openRootedStore(
   env: Env,
   storeOption: string | undefined,
   opts: { cwd: string; prompt?: (q: string, o?: { secret?: boolean }) => Promise<string | null> },
-): Promise<{ store: Store; root: string; kind: "pass" | "age"; prefix: string; full: Store }> {
+): Promise<{ store: Store; root: string; kind: "pass" | "age"; prefix: string; full: PassStore | AgeStore }> {
   const { openStoreRoot, storePrefix } = await import("./select.js");
   const found = await openStoreRoot(env, storeOption, opts);
   const prefix = storePrefix(env);

@@ -1,7 +1,8 @@
-import { promises as fs } from "node:fs";
+import { promises as fs, readlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { isatty } from "node:tty";
 import { UserError } from "../core/errors.js";
-import { DirStore, type Env, isErr, runTool } from "./fsutil.js";
+import { DirStore, type Env, isErr, runTool, tildePath } from "./fsutil.js";
 
 /** The gpg program; `gpg` as on every current system (pass picks gpg2 only where gpg is 1.x). */
 const GPG = "gpg";
@@ -89,8 +90,59 @@ export interface PassStoreOptions {
 export class PassStore extends DirStore {
   readonly kind = "pass" as const;
 
+  private gpgEnvCache?: Env;
+  private readonly verified = new Set<string>();
+
   constructor(root: string, opts: PassStoreOptions) {
     super(root, opts.env, ".gpg");
+  }
+
+  /**
+   * The environment for gpg, with GPG_TTY set as pass sets it: pinentry-curses needs to know the
+   * terminal, and our gpg child's stdin is a pipe.
+   */
+  private gpgEnv(): Env {
+    if (this.gpgEnvCache) return this.gpgEnvCache;
+    let env = this.env;
+    if (!env.GPG_TTY) {
+      for (const fd of [0, 2, 1]) {
+        if (!isatty(fd)) continue;
+        try {
+          env = { ...env, GPG_TTY: readlinkSync(`/proc/self/fd/${fd}`) };
+          break;
+        } catch {
+          // No /proc (macOS): gpg-agent falls back to its own idea of the terminal.
+        }
+      }
+    }
+    this.gpgEnvCache = env;
+    return env;
+  }
+
+  /**
+   * With PASSWORD_STORE_SIGNING_KEY set, a `.gpg-id` counts only with a valid detached signature
+   * by one of those keys (`.gpg-id.sig`), as pass checks it: a tampered recipient list must not
+   * receive new secrets.
+   */
+  private async verifyGpgId(file: string): Promise<void> {
+    const keys = (this.env.PASSWORD_STORE_SIGNING_KEY ?? "")
+      .split(/\s+/)
+      .filter((k) => /^[A-F0-9]{40}$/.test(k));
+    if ((this.env.PASSWORD_STORE_SIGNING_KEY ?? "").trim() === "" || this.verified.has(file)) return;
+    const shown = tildePath(file, this.env.HOME);
+    try {
+      await fs.access(`${file}.sig`);
+    } catch {
+      throw new UserError(`${shown}.sig does not exist (PASSWORD_STORE_SIGNING_KEY is set)`);
+    }
+    const r = await runTool(GPG, [...gpgOpts(this.env), "--verify", "--status-fd=1", `${file}.sig`, file], {
+      env: this.gpgEnv(),
+    });
+    const fprs = [
+      ...r.stdout.toString("utf8").matchAll(/^\[GNUPG:\] VALIDSIG ([A-F0-9]{40}) .* ([A-F0-9]{40})$/gm),
+    ].flatMap((m) => [m[1], m[2]]);
+    if (!keys.some((k) => fprs.includes(k))) throw new UserError(`the signature of ${shown} is invalid`);
+    this.verified.add(file);
   }
 
   /** The recipients for an entry: PASSWORD_STORE_KEY, else the nearest `.gpg-id` (as pass does). */
@@ -103,7 +155,8 @@ export class PassStore extends DirStore {
       const file = join(dir, ".gpg-id");
       try {
         const ids = parseGpgId(await fs.readFile(file, "utf8"));
-        if (ids.length === 0) throw new UserError(`${file} lists no gpg key`);
+        if (ids.length === 0) throw new UserError(`${tildePath(file, this.env.HOME)} lists no gpg key`);
+        await this.verifyGpgId(file);
         return { ids, file };
       } catch (e) {
         if (!isErr(e, "ENOENT") && !isErr(e, "ENOTDIR")) throw e;
@@ -133,14 +186,14 @@ export class PassStore extends DirStore {
       "-",
     ];
     // The plaintext goes in on stdin only: it never appears in argv or in a file.
-    const r = await runTool(GPG, args, { env: this.env, input: text });
+    const r = await runTool(GPG, args, { env: this.gpgEnv(), input: text });
     if (r.code !== 0 || r.stdout.length === 0) throw explainGpg("encrypt", name, r.stderr, r.code);
     return r.stdout;
   }
 
   protected async decrypt(name: string, bytes: Uint8Array): Promise<string> {
     const args = [...gpgOpts(this.env), "--quiet", "--yes", "--batch", "--decrypt"];
-    const r = await runTool(GPG, args, { env: this.env, input: bytes });
+    const r = await runTool(GPG, args, { env: this.gpgEnv(), input: bytes });
     if (r.code !== 0) throw explainGpg("decrypt", name, r.stderr, r.code);
     return r.stdout.toString("utf8");
   }

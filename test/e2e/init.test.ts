@@ -1,5 +1,13 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BIN, type Home, hasTool, makeGpgKey, makeHome, ROOT, sh, sk } from "./harness.js";
@@ -36,7 +44,8 @@ function mode(path: string): number {
 }
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, "dist"))) spawnSync("node", ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
+  if (!existsSync(join(ROOT, "dist")))
+    spawnSync("node", ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
   expect(existsSync(BIN)).toBe(true);
 });
 
@@ -64,7 +73,9 @@ describe("sparekey init (age, the default)", () => {
     expect(mode(ids)).toBe(0o600);
     expect(mode(join(h, ".passage"))).toBe(0o700);
     expect(mode(store)).toBe(0o700);
-    expect(readFileSync(ids, "utf8")).toMatch(/^# created: .*\n# public key: age1.*\nAGE-SECRET-KEY-1[0-9A-Z]+\n$/);
+    expect(readFileSync(ids, "utf8")).toMatch(
+      /^# created: .*\n# public key: age1.*\nAGE-SECRET-KEY-1[0-9A-Z]+\n$/,
+    );
     const recipient = spawnSync("age-keygen", ["-y", ids], { encoding: "utf8" }).stdout.trim();
     expect(readFileSync(join(store, ".age-recipients"), "utf8")).toBe(`${recipient}\n`);
     expect(readFileSync(join(store, ".gitignore"), "utf8")).toContain(".sparekey.lock");
@@ -77,20 +88,26 @@ describe("sparekey init (age, the default)", () => {
     expect(code.code, code.stderr).toBe(0);
     expect(code.stdout).toBe("996554\n");
     const entry = join(store, "2fa/github/alice.age");
-    expect(spawnSync("age", ["-d", "-i", ids, entry], { encoding: "utf8" }).stdout).toContain(`secret=${SECRET}`);
+    expect(spawnSync("age", ["-d", "-i", ids, entry], { encoding: "utf8" }).stdout).toContain(
+      `secret=${SECRET}`,
+    );
     expect(git(store, "log", "--format=%s").split("\n")[1]).toBe("Initialize sparekey store.");
   });
 
   it("says a store is already initialized and changes nothing", () => {
     expect(sk(home, ["init"]).code).toBe(0);
     const h = join(home.dir, "home");
-    const before = [readFileSync(join(h, ".passage/identities")), git(join(h, ".passage/store"), "rev-parse", "HEAD")];
+    const before = [
+      readFileSync(join(h, ".passage/identities")),
+      git(join(h, ".passage/store"), "rev-parse", "HEAD"),
+    ];
     const again = sk(home, ["init"]);
     expect(again.code).toBe(0);
     expect(again.stderr).toContain("An age store is already initialized in ~/.passage/store.");
-    expect([readFileSync(join(h, ".passage/identities")), git(join(h, ".passage/store"), "rev-parse", "HEAD")]).toEqual(
-      before,
-    );
+    expect([
+      readFileSync(join(h, ".passage/identities")),
+      git(join(h, ".passage/store"), "rev-parse", "HEAD"),
+    ]).toEqual(before);
     // A pass store that exists already is the one selected; init does not add a second store.
     const other = makeHome();
     try {
@@ -197,6 +214,20 @@ const gpgReady = hasTool("gpg") || process.env.CI;
     const r = sk(home, ["init", "--gpg", fpr, second, "./team-store"]);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(home.dir, "team-store/.gpg-id"), "utf8")).toBe(`${fpr}\n${second}\n`);
+  });
+
+  it("signs .gpg-id when PASSWORD_STORE_SIGNING_KEY is set, and pass accepts it", () => {
+    const env = { PASSWORD_STORE_SIGNING_KEY: fpr, PASSWORD_STORE_DIR: join(home.dir, "signed") };
+    const r = sk(home, ["init", "--gpg", fpr, "./signed"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(home.dir, "signed/.gpg-id.sig"))).toBe(true);
+    expect(git(join(home.dir, "signed"), "ls-files")).toContain(".gpg-id.sig");
+    expect(sk(home, ["add", "--uri", URI], { env }).code).toBe(0);
+    const show = spawnSync("pass", ["show", "2fa/github/alice"], {
+      env: { ...home.env, ...env },
+      encoding: "utf8",
+    });
+    expect(show.stdout).toContain(SECRET);
   });
 
   it("fails clearly without gpg", () => {

@@ -328,10 +328,7 @@ describe("rejects what the age spec rejects", () => {
     expect((e as Error).message).not.toContain(secretish.slice(16));
     await expectUserError(ageNative.encrypt(["age1nope"], payload(1)), /recipient/);
     await expectUserError(ageNative.encrypt([], payload(1)));
-    await expectUserError(
-      ageNative.decrypt([id.identity], Buffer.from("hello world\n")),
-      /not an age file/,
-    );
+    await expectUserError(ageNative.decrypt([id.identity], Buffer.from("hello world\n")), /not an age file/);
   });
 });
 

@@ -69,9 +69,17 @@ run("age store (real age CLI)", () => {
 
   it("reads files that `age -e -R .age-recipients` wrote, binary and armored", async () => {
     mkdirSync(join(root, "2fa/cli"), { recursive: true });
-    writeFileSync(join(root, "2fa/cli/bin.age"), age(["-e", "-R", join(root, ".age-recipients")], "binary\n"));
-    writeFileSync(join(root, "2fa/cli/arm.age"), age(["-e", "-a", "-R", join(root, ".age-recipients")], "armored\n"));
-    expect(readFileSync(join(root, "2fa/cli/arm.age"), "utf8")).toMatch(/^-----BEGIN AGE ENCRYPTED FILE-----/);
+    writeFileSync(
+      join(root, "2fa/cli/bin.age"),
+      age(["-e", "-R", join(root, ".age-recipients")], "binary\n"),
+    );
+    writeFileSync(
+      join(root, "2fa/cli/arm.age"),
+      age(["-e", "-a", "-R", join(root, ".age-recipients")], "armored\n"),
+    );
+    expect(readFileSync(join(root, "2fa/cli/arm.age"), "utf8")).toMatch(
+      /^-----BEGIN AGE ENCRYPTED FILE-----/,
+    );
     expect(await store.read("2fa/cli/bin")).toBe("binary\n");
     expect(await store.read("2fa/cli/arm")).toBe("armored\n");
   });
@@ -131,6 +139,30 @@ run("age store (real age CLI)", () => {
       prompt: async () => "nope",
     });
     await expect(wrong.read("2fa/gitlab/bob")).rejects.toThrow(/wrong passphrase/);
+  });
+
+  it("opens an identities file that `age -p` encrypted (driven through a pty)", async () => {
+    if (!hasTool("script") && !process.env.CI) return;
+    // One variant only: age -p uses scrypt work factor 18, several seconds here (binary is covered above).
+    for (const armor of [["-a"]]) {
+      const out = join(dir, `ids-age-p${armor.join("")}`);
+      const feed = "(sleep 0.3; printf 'pass phrase\\n'; sleep 0.3; printf 'pass phrase\\n'; sleep 0.5)";
+      const r = spawnSync(
+        "sh",
+        ["-c", `${feed} | script -qec "age -p ${armor.join(" ")} -o ${out} ${ids}" /dev/null`],
+        {
+          timeout: 20_000,
+        },
+      );
+      expect(r.status).toBe(0);
+      expect(isAgeFile(readFileSync(out))).toBe(true);
+      const s = new AgeStore(root, {
+        env: { ...env(), PASSAGE_IDENTITIES_FILE: out },
+        crypto: async () => typageCrypto,
+        prompt: async () => "pass phrase",
+      });
+      expect(await s.read("2fa/gitlab/bob")).toBe(`${URI}\n`);
+    }
   });
 
   it("leaves the old entry and no temp file when encryption fails (bad recipient)", async () => {
@@ -201,6 +233,9 @@ run("age store (real age CLI)", () => {
   });
 
   it("parses key lines with comments and blanks", () => {
-    expect(keyLines("# c\n\n  age1abc  \r\nAGE-SECRET-KEY-1XYZ\n")).toEqual(["age1abc", "AGE-SECRET-KEY-1XYZ"]);
+    expect(keyLines("# c\n\n  age1abc  \r\nAGE-SECRET-KEY-1XYZ\n")).toEqual([
+      "age1abc",
+      "AGE-SECRET-KEY-1XYZ",
+    ]);
   });
 });

@@ -1,11 +1,27 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { UserError } from "../../src/core/errors.js";
-import { DirStore, LOCK_FILE, pidAlive, walkNames, withLockFile, writeAtomic } from "../../src/stores/fsutil.js";
+import {
+  DirStore,
+  LOCK_FILE,
+  pidAlive,
+  walkNames,
+  withLockFile,
+  writeAtomic,
+} from "../../src/stores/fsutil.js";
 
 /** A store whose "cipher" is a byte reversal, with a switch to corrupt the read-back. */
 class FakeStore extends DirStore {

@@ -117,7 +117,12 @@ run("git commits", () => {
     };
     env = bare;
     git("init", "-q");
-    expect(await identityArgs(root, bare)).toEqual(["-c", "user.email=sparekey@localhost", "-c", "user.name=sparekey"]);
+    expect(await identityArgs(root, bare)).toEqual([
+      "-c",
+      "user.email=sparekey@localhost",
+      "-c",
+      "user.name=sparekey",
+    ]);
     await store.write("x", "1");
     await commitPaths(root, ["x.age"], "Add x.", bare);
     expect(git("log", "-1", "--format=%an <%ae> %s")).toBe("sparekey <sparekey@localhost> Add x.\n");

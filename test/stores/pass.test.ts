@@ -112,10 +112,14 @@ run("pass store (real gpg, real pass)", () => {
       const key = makeGpgKey(other, "stranger@example.com");
       const r = sh(other, "gpg", ["--batch", "--yes", "--encrypt", "-r", key, "-o", "-"], { input: "x" });
       expect(r.code).toBe(0);
-      const enc = spawnSync("gpg", ["--batch", "--yes", "--encrypt", "-r", key, "-o", join(root, "2fa/foreign.gpg")], {
-        env: other.env,
-        input: "secret",
-      });
+      const enc = spawnSync(
+        "gpg",
+        ["--batch", "--yes", "--encrypt", "-r", key, "-o", join(root, "2fa/foreign.gpg")],
+        {
+          env: other.env,
+          input: "secret",
+        },
+      );
       expect(enc.status).toBe(0);
     } finally {
       other.cleanup();
@@ -161,6 +165,23 @@ run("pass store (real gpg, real pass)", () => {
       await expect(store.read(bad)).rejects.toBeInstanceOf(UserError);
     }
     await expect(store.list("..")).rejects.toBeInstanceOf(UserError);
+  });
+
+  it("checks .gpg-id's signature when PASSWORD_STORE_SIGNING_KEY is set, as pass does", async () => {
+    const signed = join(home.dir, "signed");
+    mkdirSync(signed, { mode: 0o700 });
+    writeFileSync(join(signed, ".gpg-id"), `${fpr}\n`);
+    const s = new PassStore(signed, { env: { ...env, PASSWORD_STORE_SIGNING_KEY: fpr } });
+    await expect(s.write("x", "1")).rejects.toThrow(/\.gpg-id\.sig does not exist/);
+    expect(
+      sh(home, "gpg", ["--batch", "--default-key", fpr, "--detach-sign", join(signed, ".gpg-id")]).code,
+    ).toBe(0);
+    await s.write("x", "1");
+    expect(await s.read("x")).toBe("1");
+    writeFileSync(join(signed, ".gpg-id"), `${fpr}\nmallory@example.com\n`);
+    const fresh = new PassStore(signed, { env: { ...env, PASSWORD_STORE_SIGNING_KEY: fpr } });
+    await expect(fresh.write("x", "2")).rejects.toThrow(/signature of .*\.gpg-id is invalid/);
+    expect(await fresh.read("x")).toBe("1");
   });
 
   it("never puts the secret in any process's argv (strace)", async () => {

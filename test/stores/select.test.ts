@@ -33,8 +33,18 @@ type Case = {
 };
 
 const cases: Case[] = [
-  { what: "--store with .gpg-id is pass", dirs: [["s", "pass"]], store: "$/s", want: { root: "$/s", kind: "pass" } },
-  { what: "--store with .age-recipients is age", dirs: [["s", "age"]], store: "$/s", want: { root: "$/s", kind: "age" } },
+  {
+    what: "--store with .gpg-id is pass",
+    dirs: [["s", "pass"]],
+    store: "$/s",
+    want: { root: "$/s", kind: "pass" },
+  },
+  {
+    what: "--store with .age-recipients is age",
+    dirs: [["s", "age"]],
+    store: "$/s",
+    want: { root: "$/s", kind: "age" },
+  },
   {
     what: "--store beats every other rule",
     dirs: [
@@ -63,8 +73,18 @@ const cases: Case[] = [
     store: "$/t",
     want: { root: "$/t", kind: "age" },
   },
-  { what: "--store on a bare folder is an error naming it", dirs: [["s", undefined]], store: "$/s", want: /s is not a store \(it holds neither .gpg-id nor .age-recipients\); run: sparekey init/ },
-  { what: "--store on a missing folder", dirs: [], store: "$/nope", want: /nope is not a store \(it does not exist\)/ },
+  {
+    what: "--store on a bare folder is an error naming it",
+    dirs: [["s", undefined]],
+    store: "$/s",
+    want: /s is not a store \(it holds neither .gpg-id nor .age-recipients\); run: sparekey init/,
+  },
+  {
+    what: "--store on a missing folder",
+    dirs: [],
+    store: "$/nope",
+    want: /nope is not a store \(it does not exist\)/,
+  },
   {
     what: "PASSWORD_STORE_DIR with .gpg-id",
     dirs: [
@@ -106,7 +126,11 @@ const cases: Case[] = [
     env: { PASSAGE_DIR: "$/pa" },
     want: { root: "$/pa", kind: "age" },
   },
-  { what: "nothing: says where it looked and to run init", dirs: [], want: /^no store found \(looked in ~\/\.password-store, ~\/\.passage\/store\); run: sparekey init$/ },
+  {
+    what: "nothing: says where it looked and to run init",
+    dirs: [],
+    want: /^no store found \(looked in ~\/\.password-store, ~\/\.passage\/store\); run: sparekey init$/,
+  },
 ];
 
 describe("store selection (DESIGN.md rules, in order)", () => {
@@ -114,7 +138,10 @@ describe("store selection (DESIGN.md rules, in order)", () => {
     it(c.what, () => {
       const sub = (s: string) => s.replace("$", dir);
       for (const [d, kind] of c.dirs) makeDirOf(join(dir, d), kind);
-      const env = { HOME: home, ...Object.fromEntries(Object.entries(c.env ?? {}).map(([k, v]) => [k, sub(v)])) };
+      const env = {
+        HOME: home,
+        ...Object.fromEntries(Object.entries(c.env ?? {}).map(([k, v]) => [k, sub(v)])),
+      };
       const store = c.store ? sub(c.store) : undefined;
       if (c.want instanceof RegExp) {
         let err: unknown;

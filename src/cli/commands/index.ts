@@ -6,15 +6,20 @@ import type { CommandModule } from "../context.js";
  */
 export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   add: () => import("./add.js"),
+  audit: () => import("./audit.js"),
   card: () => import("./card.js"),
   code: () => import("./code.js"),
   demo: () => import("./demo.js"),
+  export: () => import("./export.js"),
+  import: () => import("./import.js"),
   init: () => import("./init.js"),
   list: () => import("./list.js"),
+  mirror: () => import("./mirror.js"),
   mv: () => import("./mv.js"),
   recovery: () => import("./recovery.js"),
   rm: () => import("./rm.js"),
   show: () => import("./show.js"),
+  sync: () => import("./sync.js"),
   verify: () => import("./verify.js"),
   watch: () => import("./watch.js"),
 };

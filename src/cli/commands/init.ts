@@ -244,8 +244,9 @@ async function initPass(ctx: Ctx, dir: string, keyIds: string[]): Promise<void> 
   for (const id of keyIds) await checkGpgKey(ctx, id);
   await makeDir(dir);
   await writeSmall(join(dir, ".gpg-id"), `${keyIds.join("\n")}\n`);
+  const signed = await signGpgId(ctx, dir);
   await ensureGitignore(dir);
-  await gitSetUp(ctx, dir, [".gpg-id", ".gitignore"]);
+  await gitSetUp(ctx, dir, [".gpg-id", ".gitignore", ...(signed ? [".gpg-id.sig"] : [])]);
   ctx.stderr(`Initialized a pass store in ${tildePath(dir, ctx.env.HOME)} for ${keyIds.join(", ")}.`);
 }
 
@@ -262,4 +263,21 @@ async function checkGpgKey(ctx: Ctx, id: string): Promise<void> {
   // Field 12 holds the key's usable capabilities; an upper-case E means it can encrypt.
   if (!pubs.some((l) => (l.split(":")[11] ?? "").includes("E")))
     throw new UserError(`gpg key "${id}" cannot encrypt (no usable encryption subkey; expired or revoked?)`);
+}
+
+/** Signs `.gpg-id` when PASSWORD_STORE_SIGNING_KEY is set, as `pass init` does; pass checks it later. */
+async function signGpgId(ctx: Ctx, dir: string): Promise<boolean> {
+  const keys = (ctx.env.PASSWORD_STORE_SIGNING_KEY ?? "").split(/\s+/).filter((k) => k !== "");
+  if (keys.length === 0) return false;
+  const file = join(dir, ".gpg-id");
+  const r = await runTool(
+    "gpg",
+    ["--batch", "--yes", ...keys.flatMap((k) => ["--default-key", k]), "--detach-sign", "--", file],
+    { env: ctx.env },
+  );
+  if (r.code !== 0) {
+    await fs.rm(file, { force: true });
+    throw new UserError(`could not sign .gpg-id with PASSWORD_STORE_SIGNING_KEY (${keys.join(" ")})`);
+  }
+  return true;
 }

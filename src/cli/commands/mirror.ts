@@ -92,7 +92,7 @@ async function addMirror(ctx: Ctx, rest: string[], force: boolean): Promise<numb
   );
   if (!fmt.encrypted && format !== "kdbx")
     ctx.stderr(
-      `Note: a ${format} file holds the keys unencrypted; import it into ${fmt.label}, then keep the file on an encrypted disk.`,
+      `Note: this file will hold the keys unencrypted; import it into the app, then keep it on an encrypted disk or delete it.`,
     );
   ctx.stderr("Write it now with: sparekey mirror sync");
   return 0;
@@ -109,7 +109,7 @@ async function listMirrors(ctx: Ctx): Promise<number> {
   const rows = mine.map((m) => {
     const s = states.find((x) => sameMirror(x, m));
     const when = s
-      ? `synced ${s.synced.replace("T", " ").replace(/:\d\dZ$/, "Z")}, ${Object.keys(s.entries).length} accounts`
+      ? `synced ${s.synced.replace("T", " ").replace(/:\d\dZ$/, "Z")}, ${plural(Object.keys(s.entries).length, "account")}`
       : "never synced";
     return [m.format, tildePath(m.file, ctx.env.HOME), when];
   });
@@ -336,4 +336,8 @@ async function syncOne(
     entries,
     ...(Object.keys(dropped).length > 0 ? { dropped } : {}),
   };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -223,7 +223,7 @@ export async function run(ctx: Ctx, args: Args): Promise<number> {
       `Conflict on ${inScope(c.path)}: kept this machine's version; the other machine's is saved as ${inScope(c.copy)}.`,
     );
     ctx.stderr(
-      `  Compare them (sparekey show), then: sparekey rm ${inScope(c.copy)}  (or sparekey mv it over the original)`,
+      `  Compare them with sparekey show, then remove the one you do not want (sparekey rm ${inScope(c.copy)}).`,
     );
   }
   ctx.stderr(
