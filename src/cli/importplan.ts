@@ -74,7 +74,7 @@ export function planImport(
         file,
         why: match.fromStore
           ? `already in the store as ${match.name}`
-          : `same key as ${match.name}, imported above`,
+          : `same key as ${match.name}, earlier in this import`,
       });
       continue;
     }
@@ -139,7 +139,9 @@ export function formatPlan(plan: Plan, sources: readonly { file: string; label: 
     const mine = rows.filter((x) => x.file === file);
     if (mine.length === 0) lines.push("  (no 2FA keys)");
     for (const r of mine) {
-      lines.push(`  ${LABEL[r.action].padEnd(7)} ${(r.name || "-").padEnd(nameWidth)} ${r.what.padEnd(whatWidth)} ${r.why}`.trimEnd());
+      lines.push(
+        `  ${LABEL[r.action].padEnd(7)} ${(r.name || "-").padEnd(nameWidth)} ${r.what.padEnd(whatWidth)} ${r.why}`.trimEnd(),
+      );
     }
   }
   return lines;

@@ -130,7 +130,8 @@ async function stepScan(ctx: Ctx, store: Store, state: WizardState, account: Acc
   const { renderQrTerminal } = await import("../render/qr.js");
   ctx.stderr("[4/6] Scan this QR code with your app(s), or type in the key:");
   // Eight groups a line keeps a long key inside 80 columns.
-  for (const part of groupSecret(account.secret).match(/(?:\S+ ?){1,8}/g) ?? []) ctx.stderr(`      ${part.trim()}`);
+  for (const part of groupSecret(account.secret).match(/(?:\S+ ?){1,8}/g) ?? [])
+    ctx.stderr(`      ${part.trim()}`);
   const qr = renderQrTerminal(formatUri(account), { color: !ctx.env.NO_COLOR }).trimEnd().split("\n");
   for (const line of qr) ctx.stderr(line);
   const rows = process.stderr.rows || 24;

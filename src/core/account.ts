@@ -20,7 +20,10 @@ export interface Account {
   digits: number;
   /** Seconds per step (TOTP and Steam). Kept at 30 for HOTP. */
   period: number;
-  /** HOTP moving factor: the counter of the next code. Kept at 0 for TOTP. */
+  /**
+   * HOTP moving factor as pass-otp keeps it: the counter of the last code shown, so `code` shows
+   * the code for counter + 1 and stores that. Kept at 0 for TOTP.
+   */
   counter: number;
   /**
    * URI parameters sparekey does not interpret (FreeOTP's image=, Ente's codeDisplay=),

@@ -31,7 +31,11 @@ export async function pbkdf2Sha1(
   const subtle = globalThis.crypto?.subtle;
   if (subtle) {
     const key = await subtle.importKey("raw", password, "PBKDF2", false, ["deriveBits"]);
-    const bits = await subtle.deriveBits({ name: "PBKDF2", hash: "SHA-1", salt, iterations }, key, length * 8);
+    const bits = await subtle.deriveBits(
+      { name: "PBKDF2", hash: "SHA-1", salt, iterations },
+      key,
+      length * 8,
+    );
     return new Uint8Array(bits);
   }
   return pbkdf2Async(sha1, password, salt, { c: iterations, dkLen: length });
@@ -78,7 +82,9 @@ function decodeEntries(entries: Record<string, unknown>[]): Decoded {
       const kind = type === "TOTP" ? "totp" : type === "HOTP" ? "hotp" : type === "STEAM" ? "steam" : null;
       if (kind === null) throw new SkipEntry(`unsupported type ${type.slice(0, 10)}`);
       const names =
-        typeof e.issuer === "string" ? { issuer: e.issuer, account: str(e.label) } : splitOldLabel(str(e.label));
+        typeof e.issuer === "string"
+          ? { issuer: e.issuer, account: str(e.label) }
+          : splitOldLabel(str(e.label));
       return {
         account: accountFrom({
           kind,
@@ -143,7 +149,8 @@ export const andotpImport: ImportFormat = {
       const json = tryJson(plain);
       if (Array.isArray(json) && json.length === 0) return { accounts: [], skipped: [] };
       entries = entriesOf(json);
-      if (entries === null) throw new UserError("damaged andOTP backup: the decrypted content is not a list of entries");
+      if (entries === null)
+        throw new UserError("damaged andOTP backup: the decrypted content is not a list of entries");
     }
     return decodeEntries(entries);
   },

@@ -70,8 +70,13 @@ function openCbc(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array 
  * AES-256-CBC with `unique_iv` (hex) or 16 zero bytes. The plaintext is the base32 secret.
  * Returns null when this password does not open it.
  */
-async function decryptSeed(t: Token, password: string, keys: Map<string, Promise<Uint8Array>>): Promise<string | null> {
-  const iterations = t.key_derivation_iterations == null ? DEFAULT_ITERATIONS : num(t.key_derivation_iterations);
+async function decryptSeed(
+  t: Token,
+  password: string,
+  keys: Map<string, Promise<Uint8Array>>,
+): Promise<string | null> {
+  const iterations =
+    t.key_derivation_iterations == null ? DEFAULT_ITERATIONS : num(t.key_derivation_iterations);
   if (iterations === undefined || iterations < 1 || iterations > MAX_ITERATIONS) {
     throw new SkipEntry("its key_derivation_iterations is not a sensible number");
   }
@@ -80,13 +85,17 @@ async function decryptSeed(t: Token, password: string, keys: Map<string, Promise
   let iv: Uint8Array;
   try {
     data = fromBase64(str(t.encrypted_seed), "encrypted_seed");
-    iv = typeof t.unique_iv === "string" && t.unique_iv !== "" ? fromHex(t.unique_iv, "unique_iv") : new Uint8Array(16);
+    iv =
+      typeof t.unique_iv === "string" && t.unique_iv !== ""
+        ? fromHex(t.unique_iv, "unique_iv")
+        : new Uint8Array(16);
   } catch (e) {
     if (e instanceof UserError) throw new SkipEntry(e.message.replace(/^damaged file: /, ""));
     throw e;
   }
   if (iv.length !== 16) throw new SkipEntry("its unique_iv is not 16 bytes");
-  if (data.length === 0 || data.length % 16 !== 0) throw new SkipEntry("its encrypted_seed is not whole AES blocks");
+  if (data.length === 0 || data.length % 16 !== 0)
+    throw new SkipEntry("its encrypted_seed is not whole AES blocks");
   // The same salt and count give the same key: derive each once.
   const id = `${iterations}:${salt}`;
   let key = keys.get(id);
@@ -128,7 +137,10 @@ export const authyImport: ImportFormat = {
           tried++;
           const seed = await decryptSeed(t, needPassword(password), keys);
           if (seed === null) {
-            notOpened.push({ what, why: "the backup password does not decrypt it (set before a password change?)" });
+            notOpened.push({
+              what,
+              why: "the backup password does not decrypt it (set before a password change?)",
+            });
             continue;
           }
           opened++;

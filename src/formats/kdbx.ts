@@ -32,7 +32,9 @@ async function argon2(
 ): Promise<ArrayBuffer> {
   if (version !== 0x13) throw new UserError("this KDBX uses Argon2 version 1.0, which is not supported");
   if (memoryKiB > LIMITS.argon2MemoryKiB || memoryKiB * iterations > LIMITS.argon2Work) {
-    throw new UserError("this KDBX asks for more Argon2 work than sparekey allows (over 1 GiB or about a minute)");
+    throw new UserError(
+      "this KDBX asks for more Argon2 work than sparekey allows (over 1 GiB or about a minute)",
+    );
   }
   const { argon2d, argon2id } = await import("hash-wasm");
   const out = await (type === 2 ? argon2id : argon2d)({
@@ -104,7 +106,8 @@ function keeOtp(value: string): Account {
   const q = new Map<string, string>();
   for (const part of value.split("&")) {
     const eq = part.indexOf("=");
-    if (eq > 0) q.set(part.slice(0, eq).toLowerCase(), decodeURIComponent(part.slice(eq + 1).replace(/\+/g, " ")));
+    if (eq > 0)
+      q.set(part.slice(0, eq).toLowerCase(), decodeURIComponent(part.slice(eq + 1).replace(/\+/g, " ")));
   }
   const hotp = (q.get("type") ?? "").toLowerCase() === "hotp";
   return accountFrom({
@@ -138,7 +141,12 @@ function entryKey(get: (k: string) => string): Account | null {
     const [step, digits] = settings.split(";").map((s) => s.trim());
     const steam = digits === "S";
     return named(
-      accountFrom({ kind: steam ? "steam" : "totp", secret: seed, period: step || undefined, digits: steam ? 5 : digits || undefined }),
+      accountFrom({
+        kind: steam ? "steam" : "totp",
+        secret: seed,
+        period: step || undefined,
+        digits: steam ? 5 : digits || undefined,
+      }),
     );
   }
   const otp = get("otp").trim();
@@ -160,7 +168,8 @@ function entryKey(get: (k: string) => string): Account | null {
     );
   }
   const hotp = keepassSecret(get, "HmacOtp");
-  if (hotp) return named(accountFrom({ kind: "hotp", secret: hotp, counter: get("HmacOtp-Counter") || undefined }));
+  if (hotp)
+    return named(accountFrom({ kind: "hotp", secret: hotp, counter: get("HmacOtp-Counter") || undefined }));
   return null;
 }
 
@@ -209,7 +218,10 @@ function fieldReader(k: Kdbxweb, e: KdbxEntry): (key: string) => string {
  * Every entry with a key, outside the recycle bin. Entries that sparekey wrote carry their store
  * name and recovery codes; other entries get names derived from issuer and account as usual.
  */
-function collectEntries(k: Kdbxweb, db: import("kdbxweb").Kdbx): { accounts: ImportedAccount[]; skipped: Skipped[] } {
+function collectEntries(
+  k: Kdbxweb,
+  db: import("kdbxweb").Kdbx,
+): { accounts: ImportedAccount[]; skipped: Skipped[] } {
   const accounts: ImportedAccount[] = [];
   const skipped: Skipped[] = [];
   const bin = db.meta.recycleBinEnabled !== false ? db.meta.recycleBinUuid?.id : undefined;
@@ -243,7 +255,10 @@ function collectEntries(k: Kdbxweb, db: import("kdbxweb").Kdbx): { accounts: Imp
         });
       } catch (err) {
         if (!(err instanceof SkipEntry || err instanceof UserError)) throw err;
-        skipped.push({ what: label(title, get("UserName"), where), why: err.message.replace(/^invalid otpauth URI: /, "") });
+        skipped.push({
+          what: label(title, get("UserName"), where),
+          why: err.message.replace(/^invalid otpauth URI: /, ""),
+        });
       }
     }
     for (const sub of g.groups) {
@@ -259,7 +274,8 @@ function collectEntries(k: Kdbxweb, db: import("kdbxweb").Kdbx): { accounts: Imp
 function explain(k: Kdbxweb, e: unknown): UserError {
   if (e instanceof UserError) return e;
   if (e instanceof k.KdbxError) {
-    if (e.code === k.Consts.ErrorCodes.InvalidKey) return new UserError("wrong password, or the database also needs a key file");
+    if (e.code === k.Consts.ErrorCodes.InvalidKey)
+      return new UserError("wrong password, or the database also needs a key file");
     if (e.code === k.Consts.ErrorCodes.Unsupported || e.code === k.Consts.ErrorCodes.InvalidVersion) {
       return new UserError(`unsupported KDBX database: ${e.message.replace(/^Error |: /g, " ").trim()}`);
     }
@@ -278,7 +294,8 @@ export const kdbxImport: ImportFormat = {
     return true;
   },
   async decode({ bytes, password }) {
-    if (startsWith(bytes, SIG_KDB, 4)) throw new UserError("KeePass 1 (.kdb) databases are not supported: save as KDBX");
+    if (startsWith(bytes, SIG_KDB, 4))
+      throw new UserError("KeePass 1 (.kdb) databases are not supported: save as KDBX");
     if (!kdbxImport.detect(bytes, null, "")) throw new UserError("not a KDBX database");
     if (password === undefined) throw new UserError("this file is encrypted: a password is needed");
     const k = await loadKdbxweb();
@@ -344,7 +361,11 @@ export function kdbxEntryFields(
  * Temporarily routes kdbxweb's randomness (salts, seeds, uuids) through the injected source,
  * so that the encoder, like every other, draws only from EncodeOptions.randomBytes.
  */
-async function withRandom<T>(k: Kdbxweb, randomBytes: (n: number) => Uint8Array, fn: () => Promise<T>): Promise<T> {
+async function withRandom<T>(
+  k: Kdbxweb,
+  randomBytes: (n: number) => Uint8Array,
+  fn: () => Promise<T>,
+): Promise<T> {
   const engine = k.CryptoEngine as { random: (n: number) => Uint8Array };
   const original = engine.random;
   engine.random = (n) => randomBytes(n);
@@ -368,7 +389,9 @@ export function makeKdbxExport(kdf: KdfParams = DEFAULT_KDF): ExportFormat {
       return {
         why:
           "KeePassXC has no HOTP: written as KeePass HmacOtp-* fields, which KeePass and KeePassDX read" +
-          (odd ? `; KeePass computes HOTP with SHA-1 and 6 digits only, not ${a.algorithm} with ${a.digits}` : ""),
+          (odd
+            ? `; KeePass computes HOTP with SHA-1 and 6 digits only, not ${a.algorithm} with ${a.digits}`
+            : ""),
         effect: "degrade",
       };
     },

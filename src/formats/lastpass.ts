@@ -25,10 +25,12 @@ export const lastpassImport: ImportFormat = {
   },
   async decode({ bytes }) {
     const accounts = accountsOf(parseJson(bytes, "LastPass Authenticator"));
-    if (accounts === null) throw new UserError("not a LastPass Authenticator export: it has no accounts list");
+    if (accounts === null)
+      throw new UserError("not a LastPass Authenticator export: it has no accounts list");
     return collect(
       accounts,
-      (a, i) => label(a.issuerName || a.originalIssuerName, a.userName || a.originalUserName, `account ${i + 1}`),
+      (a, i) =>
+        label(a.issuerName || a.originalIssuerName, a.userName || a.originalUserName, `account ${i + 1}`),
       (a) => {
         // LastPass's own push-login accounts carry no TOTP secret.
         if (str(a.secret).trim() === "") throw new SkipEntry("it has no secret (a LastPass push account?)");

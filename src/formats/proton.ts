@@ -28,7 +28,11 @@ const NONCE = 12;
 const TAG = 16;
 
 function isPlainExport(v: unknown): v is { entries: unknown[] } {
-  return isObject(v) && Array.isArray(v.entries) && (v.entries.length === 0 ? "version" in v : v.entries.some(isEntry));
+  return (
+    isObject(v) &&
+    Array.isArray(v.entries) &&
+    (v.entries.length === 0 ? "version" in v : v.entries.some(isEntry))
+  );
 }
 
 function isEntry(e: unknown): boolean {
@@ -65,7 +69,8 @@ async function decryptExport(v: { salt: string; content: string }, password: str
   const salt = fromBase64(v.salt, "salt");
   const box = fromBase64(v.content, "content");
   if (salt.length < 8) throw new UserError("damaged Proton Authenticator export: the salt is too short");
-  if (box.length < NONCE + TAG) throw new UserError("damaged Proton Authenticator export: the content is too short");
+  if (box.length < NONCE + TAG)
+    throw new UserError("damaged Proton Authenticator export: the content is too short");
   const { argon2id } = await import("hash-wasm");
   const key = await argon2id({ password: utf8(password), salt, ...ARGON2, outputType: "binary" });
   try {
@@ -138,12 +143,14 @@ function listZip(z: Uint8Array): ZipEntry[] {
   if (end < 0) throw damagedZip("the zip has no central directory");
   const count = dv.getUint16(end + 10, true);
   let p = dv.getUint32(end + 16, true);
-  if (count === 0xffff || p === 0xffffffff) throw new UserError("Proton Pass export: ZIP64 archives are not supported");
+  if (count === 0xffff || p === 0xffffffff)
+    throw new UserError("Proton Pass export: ZIP64 archives are not supported");
   if (count > ZIP_LIMITS.entries) throw damagedZip(`the zip holds more than ${ZIP_LIMITS.entries} files`);
   const names = new TextDecoder("utf-8");
   const out: ZipEntry[] = [];
   for (let i = 0; i < count; i++) {
-    if (p + 46 > z.length || dv.getUint32(p, true) !== 0x02014b50) throw damagedZip("the zip directory is cut short");
+    if (p + 46 > z.length || dv.getUint32(p, true) !== 0x02014b50)
+      throw damagedZip("the zip directory is cut short");
     const n = dv.getUint16(p + 28, true);
     const m = dv.getUint16(p + 30, true);
     const k = dv.getUint16(p + 32, true);
@@ -168,16 +175,19 @@ function listZip(z: Uint8Array): ZipEntry[] {
 function readZipEntry(z: Uint8Array, e: ZipEntry): Uint8Array {
   const dv = new DataView(z.buffer, z.byteOffset, z.byteLength);
   if (e.flags & 1) throw new UserError("Proton Pass export: encrypted zip files are not supported");
-  if (e.offset + 30 > z.length || dv.getUint32(e.offset, true) !== 0x04034b50) throw damagedZip("bad zip entry");
+  if (e.offset + 30 > z.length || dv.getUint32(e.offset, true) !== 0x04034b50)
+    throw damagedZip("bad zip entry");
   const start = e.offset + 30 + dv.getUint16(e.offset + 26, true) + dv.getUint16(e.offset + 28, true);
   const raw = z.subarray(start, start + e.compressedSize);
   if (start + e.compressedSize > z.length) throw damagedZip("the zip is cut short");
-  const tooBig = () => new UserError(`Proton Pass export: ${e.name} is larger than ${ZIP_LIMITS.bytes >> 20} MiB`);
+  const tooBig = () =>
+    new UserError(`Proton Pass export: ${e.name} is larger than ${ZIP_LIMITS.bytes >> 20} MiB`);
   if (e.method === 0) {
     if (raw.length > ZIP_LIMITS.bytes) throw tooBig();
     return raw;
   }
-  if (e.method !== 8) throw new UserError(`Proton Pass export: unsupported zip compression method ${e.method}`);
+  if (e.method !== 8)
+    throw new UserError(`Proton Pass export: unsupported zip compression method ${e.method}`);
   const chunks: Uint8Array[] = [];
   let total = 0;
   const inflate = new Inflate((chunk) => {
@@ -188,7 +198,8 @@ function readZipEntry(z: Uint8Array, e: ZipEntry): Uint8Array {
   try {
     const STEP = 16 * 1024;
     if (raw.length === 0) inflate.push(raw, true);
-    for (let i = 0; i < raw.length; i += STEP) inflate.push(raw.subarray(i, i + STEP), i + STEP >= raw.length);
+    for (let i = 0; i < raw.length; i += STEP)
+      inflate.push(raw.subarray(i, i + STEP), i + STEP >= raw.length);
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw damagedZip(`${e.name} does not inflate`);
@@ -220,7 +231,8 @@ function itemKeys(item: Record<string, unknown>, where: string, skipped: Skipped
     for (const f of data.extraFields) {
       if (!isObject(f) || f.type !== "totp" || !isObject(f.data)) continue;
       const uri = str(f.data.totpUri);
-      if (uri.trim() !== "") uris.push({ uri, what: `${title || where} – ${str(f.fieldName) || "TOTP field"}` });
+      if (uri.trim() !== "")
+        uris.push({ uri, what: `${title || where} – ${str(f.fieldName) || "TOTP field"}` });
     }
   }
   if (uris.length > 0 && item.state === 2) {
@@ -245,7 +257,8 @@ export const protonPassImport: ImportFormat = {
   id: "proton-pass",
   label: "Proton Pass export (zip)",
   detect(bytes) {
-    if (bytes.length < 22 || bytes[0] !== 0x50 || bytes[1] !== 0x4b || bytes[2] !== 3 || bytes[3] !== 4) return false;
+    if (bytes.length < 22 || bytes[0] !== 0x50 || bytes[1] !== 0x4b || bytes[2] !== 3 || bytes[3] !== 4)
+      return false;
     try {
       return listZip(bytes).some((e) => e.name === DATA_JSON || e.name === DATA_PGP);
     } catch {

@@ -1,25 +1,15 @@
 /**
- * age (https://age-encryption.org/v1) on node:crypto: X25519, HKDF-SHA256, HMAC-SHA256 and
- * ChaCha20-Poly1305 are native in Node 20, so one decrypt costs well under a millisecond and,
- * unlike the age-encryption package, nothing heavy is loaded on `sparekey code`'s path.
- * Bun's node:crypto (BoringSSL) has no chacha20-poly1305 cipher; there, and only there, the AEAD
- * comes from @noble/ciphers, loaded lazily.
+ * age (https://age-encryption.org/v1) on the runtime's own crypto, so that one decrypt costs well
+ * under a millisecond and nothing heavy is loaded on `sparekey code`'s path (the age-encryption
+ * package costs ~80 ms to import). Two backends with the same results:
+ * - "node": node:crypto (X25519, HKDF, HMAC and ChaCha20-Poly1305 are all native in Node 20);
+ * - "web": WebCrypto (X25519, HKDF, HMAC) plus @noble/ciphers' ChaCha20-Poly1305. The Bun binary
+ *   uses it: Bun's node:crypto lacks chacha20-poly1305, and importing it there drags in Node's
+ *   stream machinery (~4 ms of CPU at start-up), whereas crypto.subtle is built in.
  * Supported: X25519 recipients and identities, scrypt (passphrase) files, binary and ASCII armor.
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  getCiphers,
-  hkdfSync,
-  type KeyObject,
-  randomBytes,
-  scrypt,
-  timingSafeEqual,
-} from "node:crypto";
+// Type-only: erased at build time, so node:crypto is loaded only by the node backend.
+import type { KeyObject, webcrypto } from "node:crypto";
 import { UserError } from "../core/errors.js";
 import type { AgeCrypto } from "./age-crypto.js";
 
@@ -33,7 +23,7 @@ const ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----";
 const ARMOR_END = "-----END AGE ENCRYPTED FILE-----";
 /** scrypt with logN 22 already needs 4 GiB; anything above is a denial of service, not a key. */
 export const MAX_SCRYPT_LOG_N = 22;
-// DER wrappers that turn a raw 32-byte X25519 scalar / point into a KeyObject.
+// DER wrappers that turn a raw 32-byte X25519 scalar / point into a key object.
 const PKCS8_X25519 = Buffer.from("302e020100300506032b656e04220420", "hex");
 const SPKI_X25519 = Buffer.from("302a300506032b656e032100", "hex");
 
@@ -132,37 +122,96 @@ function b64NoPad(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64").replace(/=+$/, "");
 }
 
-function hkdf32(ikm: Uint8Array, salt: Uint8Array, info: string): Buffer {
-  return Buffer.from(hkdfSync("sha256", ikm, salt, info, 32));
+/** Constant-time equality of two byte strings of the same length. */
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let acc = 0;
+  for (let i = 0; i < a.length; i++) acc |= a[i] ^ b[i];
+  return acc === 0;
 }
 
-/** ChaCha20-Poly1305 with a 16-byte tag appended; open returns null when authentication fails. */
-interface Aead {
+function randomBytes(n: number): Uint8Array {
+  return globalThis.crypto.getRandomValues(new Uint8Array(n));
+}
+
+/** An X25519 private key as the backend holds it (a KeyObject or a CryptoKey). */
+type PrivateKey = object;
+
+/** The primitives age needs; `x25519` throws on an invalid point or an all-zero result. */
+interface Backend {
+  readonly name: "node" | "web";
+  importScalar(scalar: Uint8Array): Promise<PrivateKey>;
+  publicOf(key: PrivateKey): Promise<Uint8Array>;
+  x25519(key: PrivateKey, point: Uint8Array): Promise<Uint8Array>;
+  hkdf(ikm: Uint8Array, salt: Uint8Array, info: string): Promise<Uint8Array>;
+  hmac(key: Uint8Array, data: Uint8Array): Promise<Uint8Array>;
+  /** ChaCha20-Poly1305 with the 16-byte tag appended; open returns null when authentication fails. */
   seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Uint8Array;
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null;
 }
 
-const nodeAead: Aead = {
-  seal(key, nonce, plaintext) {
-    const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG });
-    return Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
-  },
-  open(key, nonce, sealed) {
-    if (sealed.length < TAG) return null;
-    const d = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG });
-    d.setAuthTag(sealed.subarray(sealed.length - TAG));
-    const body = d.update(sealed.subarray(0, sealed.length - TAG));
-    try {
-      return body.length === 0 ? d.final() : Buffer.concat([body, d.final()]);
-    } catch {
-      return null;
-    }
-  },
-};
-
-async function nobleAead(): Promise<Aead> {
-  const { chacha20poly1305 } = await import("@noble/ciphers/chacha.js");
+async function nodeBackend(): Promise<Backend> {
+  const c = await import("node:crypto");
+  const publicKey = (point: Uint8Array) =>
+    c.createPublicKey({ key: Buffer.concat([SPKI_X25519, point]), format: "der", type: "spki" });
   return {
+    name: "node",
+    importScalar: async (scalar) =>
+      c.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, scalar]), format: "der", type: "pkcs8" }),
+    publicOf: async (key) =>
+      (c.createPublicKey(key as KeyObject).export({ format: "der", type: "spki" }) as Buffer).subarray(
+        SPKI_X25519.length,
+      ),
+    x25519: async (key, point) =>
+      c.diffieHellman({ privateKey: key as KeyObject, publicKey: publicKey(point) }),
+    hkdf: async (ikm, salt, info) => new Uint8Array(c.hkdfSync("sha256", ikm, salt, info, 32)),
+    hmac: async (key, data) => c.createHmac("sha256", key).update(data).digest(),
+    seal(key, nonce, plaintext) {
+      const e = c.createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG });
+      return Buffer.concat([e.update(plaintext), e.final(), e.getAuthTag()]);
+    },
+    open(key, nonce, sealed) {
+      if (sealed.length < TAG) return null;
+      const d = c.createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG });
+      d.setAuthTag(sealed.subarray(sealed.length - TAG));
+      const body = d.update(sealed.subarray(0, sealed.length - TAG));
+      try {
+        return body.length === 0 ? d.final() : Buffer.concat([body, d.final()]);
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+async function webBackend(): Promise<Backend> {
+  const { chacha20poly1305 } = await import("@noble/ciphers/chacha.js");
+  const subtle = globalThis.crypto.subtle;
+  const X = { name: "X25519" } as const;
+  const basePoint = new Uint8Array(32);
+  basePoint[0] = 9;
+  const derive = async (key: PrivateKey, point: Uint8Array) => {
+    const pub = await subtle.importKey("raw", point, X, false, []);
+    return new Uint8Array(
+      await subtle.deriveBits({ name: "X25519", public: pub }, key as webcrypto.CryptoKey, 256),
+    );
+  };
+  return {
+    name: "web",
+    importScalar: (scalar) =>
+      subtle.importKey("pkcs8", Buffer.concat([PKCS8_X25519, scalar]), X, false, ["deriveBits"]),
+    // WebCrypto cannot export the public half of an imported private key: multiply the base point.
+    publicOf: (key) => derive(key, basePoint),
+    x25519: derive,
+    async hkdf(ikm, salt, info) {
+      const k = await subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
+      const params = { name: "HKDF", hash: "SHA-256", salt, info: new TextEncoder().encode(info) };
+      return new Uint8Array(await subtle.deriveBits(params, k, 256));
+    },
+    async hmac(key, data) {
+      const k = await subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      return new Uint8Array(await subtle.sign("HMAC", k, data));
+    },
     seal: (key, nonce, plaintext) => chacha20poly1305(key, nonce).encrypt(plaintext),
     open(key, nonce, sealed) {
       if (sealed.length < TAG) return null;
@@ -175,46 +224,29 @@ async function nobleAead(): Promise<Aead> {
   };
 }
 
-/** Which ChaCha20-Poly1305 to use: node:crypto when the runtime has it, else @noble/ciphers. */
-export type ChachaImpl = "auto" | "node" | "noble";
+/** Which primitives to use: "auto" is "web" inside Bun and "node" elsewhere. */
+export type AgeBackend = "auto" | "node" | "web";
 
-let autoAead: Promise<Aead> | undefined;
-function loadAead(impl: ChachaImpl): Promise<Aead> {
-  if (impl === "node") return Promise.resolve(nodeAead);
-  if (impl === "noble") return nobleAead();
-  autoAead ??= getCiphers().includes("chacha20-poly1305") ? Promise.resolve(nodeAead) : nobleAead();
-  return autoAead;
+const backends = new Map<string, Promise<Backend>>();
+function loadBackend(which: AgeBackend): Promise<Backend> {
+  const name = which === "auto" ? ("Bun" in globalThis ? "web" : "node") : which;
+  let b = backends.get(name);
+  if (!b) {
+    b = name === "web" ? webBackend() : nodeBackend();
+    backends.set(name, b);
+  }
+  return b;
 }
 
 // ---------------------------------------------------------------------------------------------
 // X25519 keys.
 
 interface Identity {
-  key: KeyObject;
-  publicRaw: Buffer;
+  key: PrivateKey;
+  publicRaw: Uint8Array;
 }
 
-function rawPublicOf(key: KeyObject): Buffer {
-  return (createPublicKey(key).export({ format: "der", type: "spki" }) as Buffer).subarray(
-    SPKI_X25519.length,
-  );
-}
-
-function privateKeyOf(scalar: Uint8Array): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519, scalar]), format: "der", type: "pkcs8" });
-}
-
-function publicKeyOf(point: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_X25519, point]), format: "der", type: "spki" });
-}
-
-// Bulk reads decrypt hundreds of files with the same identities: parse each one (bech32, key
-// import, public key derivation) once per process.
-const identityCache = new Map<string, Identity>();
-
-function parseIdentity(s: string): Identity {
-  const cached = identityCache.get(s);
-  if (cached) return cached;
+function decodeIdentity(s: string): Uint8Array {
   const d = s.startsWith("AGE-SECRET-KEY-1") ? decodeBech32(s) : null;
   if (d?.hrp !== "age-secret-key-" || d.bytes.length !== 32) {
     // Never echo the string: it may be a (mistyped) secret key.
@@ -224,18 +256,30 @@ function parseIdentity(s: string): Identity {
         : "invalid age identity (expected AGE-SECRET-KEY-1...)",
     );
   }
-  const key = privateKeyOf(d.bytes);
-  const id = { key, publicRaw: rawPublicOf(key) };
-  identityCache.set(s, id);
+  return d.bytes;
+}
+
+// Bulk reads decrypt hundreds of files with the same identities: parse each one (bech32, key
+// import, public key derivation) once per process and backend.
+const identityCache = new Map<string, Promise<Identity>>();
+
+function parseIdentity(b: Backend, s: string): Promise<Identity> {
+  const cacheKey = `${b.name} ${s}`;
+  let id = identityCache.get(cacheKey);
+  if (!id) {
+    const scalar = decodeIdentity(s);
+    id = b.importScalar(scalar).then(async (key) => ({ key, publicRaw: await b.publicOf(key) }));
+    identityCache.set(cacheKey, id);
+  }
   return id;
 }
 
-function parseRecipient(s: string): Buffer {
+function parseRecipient(s: string): Uint8Array {
   const d = s.startsWith("age1") ? decodeBech32(s) : null;
   if (d?.hrp !== "age" || d.bytes.length !== 32) {
     throw new UserError(`invalid or unsupported age recipient "${s}" (expected an X25519 age1...)`);
   }
-  return Buffer.from(d.bytes);
+  return d.bytes;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,7 +294,7 @@ interface Header {
   stanzas: Stanza[];
   /** The header up to and including "---", which the MAC covers. */
   macInput: Uint8Array;
-  mac: Buffer;
+  mac: Uint8Array;
   payload: Uint8Array;
 }
 
@@ -345,10 +389,8 @@ function encodeHeaderNoMac(stanzas: readonly Stanza[]): string {
   return `${h}---`;
 }
 
-function headerMac(fileKey: Uint8Array, macInput: Uint8Array): Buffer {
-  return createHmac("sha256", hkdf32(fileKey, new Uint8Array(0), "header"))
-    .update(macInput)
-    .digest();
+async function headerMac(b: Backend, fileKey: Uint8Array, macInput: Uint8Array): Promise<Uint8Array> {
+  return b.hmac(await b.hkdf(fileKey, new Uint8Array(0), "header"), macInput);
 }
 
 function streamNonce(counter: number, last: boolean): Uint8Array {
@@ -363,9 +405,9 @@ function streamNonce(counter: number, last: boolean): Uint8Array {
   return n;
 }
 
-function decryptPayload(aead: Aead, fileKey: Uint8Array, payload: Uint8Array): Uint8Array {
+async function decryptPayload(b: Backend, fileKey: Uint8Array, payload: Uint8Array): Promise<Uint8Array> {
   if (payload.length < 16) throw malformed("truncated: no payload nonce");
-  const key = hkdf32(fileKey, payload.subarray(0, 16), "payload");
+  const key = await b.hkdf(fileKey, payload.subarray(0, 16), "payload");
   const body = payload.subarray(16);
   if (body.length < TAG) throw malformed("truncated payload");
   const out: Uint8Array[] = [];
@@ -373,7 +415,7 @@ function decryptPayload(aead: Aead, fileKey: Uint8Array, payload: Uint8Array): U
   for (let counter = 0; ; counter++) {
     const last = body.length - off <= SEALED_CHUNK;
     const end = last ? body.length : off + SEALED_CHUNK;
-    const pt = aead.open(key, streamNonce(counter, last), body.subarray(off, end));
+    const pt = b.open(key, streamNonce(counter, last), body.subarray(off, end));
     if (!pt) throw malformed("payload authentication failed: corrupt or truncated");
     if (last && pt.length === 0 && counter > 0) throw malformed("empty final chunk");
     out.push(pt);
@@ -385,28 +427,32 @@ function decryptPayload(aead: Aead, fileKey: Uint8Array, payload: Uint8Array): U
   return new Uint8Array(all.buffer, all.byteOffset, all.byteLength);
 }
 
-function encryptPayload(aead: Aead, fileKey: Uint8Array, plaintext: Uint8Array): Buffer {
+async function encryptPayload(b: Backend, fileKey: Uint8Array, plaintext: Uint8Array): Promise<Buffer> {
   const nonce = randomBytes(16);
-  const key = hkdf32(fileKey, nonce, "payload");
+  const key = await b.hkdf(fileKey, nonce, "payload");
   const parts: Uint8Array[] = [nonce];
   const chunks = Math.max(1, Math.ceil(plaintext.length / CHUNK));
   for (let i = 0; i < chunks; i++) {
     const chunk = plaintext.subarray(i * CHUNK, Math.min(plaintext.length, (i + 1) * CHUNK));
-    parts.push(aead.seal(key, streamNonce(i, i === chunks - 1), chunk));
+    parts.push(b.seal(key, streamNonce(i, i === chunks - 1), chunk));
   }
   return Buffer.concat(parts);
 }
 
-function checkMacAndDecrypt(aead: Aead, fileKey: Uint8Array, h: Header): Uint8Array {
-  if (!timingSafeEqual(headerMac(fileKey, h.macInput), h.mac)) {
+async function checkMacAndDecrypt(b: Backend, fileKey: Uint8Array, h: Header): Promise<Uint8Array> {
+  if (!equalBytes(await headerMac(b, fileKey, h.macInput), h.mac)) {
     throw malformed("bad header MAC: corrupt or tampered with");
   }
-  return decryptPayload(aead, fileKey, h.payload);
+  return decryptPayload(b, fileKey, h.payload);
 }
 
 const ZERO_NONCE = new Uint8Array(12);
 
-function unwrapX25519(aead: Aead, ids: readonly Identity[], stanzas: readonly Stanza[]): Uint8Array | null {
+async function unwrapX25519(
+  b: Backend,
+  ids: readonly Identity[],
+  stanzas: readonly Stanza[],
+): Promise<Uint8Array | null> {
   for (const s of stanzas) {
     if (s.args[0] === "scrypt") {
       throw new UserError("this age file is encrypted with a passphrase, not to an identity");
@@ -417,23 +463,25 @@ function unwrapX25519(aead: Aead, ids: readonly Identity[], stanzas: readonly St
       if (s.args[0] !== "X25519") continue;
       const share = s.args.length === 2 ? decodeBase64Strict(s.args[1], false) : null;
       if (share?.length !== 32 || s.body.length !== 32) throw malformed("bad X25519 stanza");
-      let secret: Buffer;
+      let secret: Uint8Array;
       try {
-        secret = diffieHellman({ privateKey: id.key, publicKey: publicKeyOf(share) });
+        secret = await b.x25519(id.key, share);
       } catch {
-        // OpenSSL refuses low-order points (an all-zero shared secret), which age forbids too.
+        // OpenSSL and WebCrypto refuse low-order points (an all-zero shared secret), as age does.
         throw malformed("bad X25519 share");
       }
-      if (secret.every((b) => b === 0)) throw malformed("bad X25519 share");
-      const wrapKey = hkdf32(secret, Buffer.concat([share, id.publicRaw]), X25519_LABEL);
-      const fileKey = aead.open(wrapKey, ZERO_NONCE, s.body);
+      if (secret.every((x) => x === 0)) throw malformed("bad X25519 share");
+      const wrapKey = await b.hkdf(secret, Buffer.concat([share, id.publicRaw]), X25519_LABEL);
+      const fileKey = b.open(wrapKey, ZERO_NONCE, s.body);
       if (fileKey) return fileKey;
     }
   }
   return null;
 }
 
-function scryptKey(passphrase: string, salt: Uint8Array, logN: number): Promise<Buffer> {
+async function scryptKey(passphrase: string, salt: Uint8Array, logN: number): Promise<Buffer> {
+  // Rare (an encrypted identities file) and slow by design: node:crypto in both runtimes.
+  const { scrypt } = await import("node:crypto");
   const N = 2 ** logN;
   return new Promise((resolve, reject) => {
     scrypt(
@@ -446,42 +494,44 @@ function scryptKey(passphrase: string, salt: Uint8Array, logN: number): Promise<
   });
 }
 
-/** Builds an AgeCrypto on node:crypto; `chacha` picks the AEAD (tests cross-check both). */
-export function createAgeNative(opts: { chacha?: ChachaImpl } = {}): AgeCrypto {
-  const impl = opts.chacha ?? "auto";
+/** Builds an AgeCrypto on the given primitives (tests cross-check both backends). */
+export function createAgeNative(opts: { backend?: AgeBackend } = {}): AgeCrypto {
+  const which = opts.backend ?? "auto";
   return {
     async decrypt(identities, file) {
-      const aead = await loadAead(impl);
-      const ids = identities.map(parseIdentity);
+      const b = await loadBackend(which);
+      const ids = await Promise.all(identities.map((s) => parseIdentity(b, s)));
       const h = parseHeader(file);
-      const fileKey = unwrapX25519(aead, ids, h.stanzas);
+      const fileKey = await unwrapX25519(b, ids, h.stanzas);
       if (!fileKey) throw new UserError("no identity matched this file");
-      return checkMacAndDecrypt(aead, fileKey, h);
+      return checkMacAndDecrypt(b, fileKey, h);
     },
 
     async encrypt(recipients, plaintext) {
       if (recipients.length === 0) throw new UserError("no age recipients to encrypt to");
-      const aead = await loadAead(impl);
+      const b = await loadBackend(which);
       const points = recipients.map(parseRecipient);
       const fileKey = randomBytes(16);
-      const stanzas = points.map((point): Stanza => {
-        const ephemeral = privateKeyOf(randomBytes(32));
-        const share = rawPublicOf(ephemeral);
-        const secret = diffieHellman({ privateKey: ephemeral, publicKey: publicKeyOf(point) });
-        const wrapKey = hkdf32(secret, Buffer.concat([share, point]), X25519_LABEL);
-        return {
-          args: ["X25519", b64NoPad(share)],
-          body: Buffer.from(aead.seal(wrapKey, ZERO_NONCE, fileKey)),
-        };
-      });
+      const stanzas = await Promise.all(
+        points.map(async (point): Promise<Stanza> => {
+          const ephemeral = await b.importScalar(randomBytes(32));
+          const share = await b.publicOf(ephemeral);
+          const secret = await b.x25519(ephemeral, point);
+          const wrapKey = await b.hkdf(secret, Buffer.concat([share, point]), X25519_LABEL);
+          return {
+            args: ["X25519", b64NoPad(share)],
+            body: Buffer.from(b.seal(wrapKey, ZERO_NONCE, fileKey)),
+          };
+        }),
+      );
       const noMac = Buffer.from(encodeHeaderNoMac(stanzas), "latin1");
-      const mac = headerMac(fileKey, noMac);
+      const mac = await headerMac(b, fileKey, noMac);
       const header = Buffer.concat([noMac, Buffer.from(` ${b64NoPad(mac)}\n`, "latin1")]);
-      return new Uint8Array(Buffer.concat([header, encryptPayload(aead, fileKey, plaintext)]));
+      return new Uint8Array(Buffer.concat([header, await encryptPayload(b, fileKey, plaintext)]));
     },
 
     async decryptWithPassphrase(passphrase, file) {
-      const aead = await loadAead(impl);
+      const b = await loadBackend(which);
       const h = parseHeader(file);
       const s = h.stanzas.find((x) => x.args[0] === "scrypt");
       if (!s) throw new UserError("this age file is not encrypted with a passphrase");
@@ -494,24 +544,26 @@ export function createAgeNative(opts: { chacha?: ChachaImpl } = {}): AgeCrypto {
       if (logN > MAX_SCRYPT_LOG_N) {
         throw new UserError(`scrypt work factor 2^${logN} is too high (at most 2^${MAX_SCRYPT_LOG_N})`);
       }
-      const fileKey = aead.open(await scryptKey(passphrase, salt, logN), ZERO_NONCE, s.body);
+      const fileKey = b.open(await scryptKey(passphrase, salt, logN), ZERO_NONCE, s.body);
       if (!fileKey) throw new UserError("wrong passphrase for this age file");
-      return checkMacAndDecrypt(aead, fileKey, h);
+      return checkMacAndDecrypt(b, fileKey, h);
     },
 
     async generateIdentity() {
+      const b = await loadBackend(which);
       const scalar = randomBytes(32);
       return {
         identity: encodeBech32("AGE-SECRET-KEY-", scalar).toUpperCase(),
-        recipient: encodeBech32("age", rawPublicOf(privateKeyOf(scalar))),
+        recipient: encodeBech32("age", await b.publicOf(await b.importScalar(scalar))),
       };
     },
 
     async toRecipient(identity) {
-      return encodeBech32("age", parseIdentity(identity).publicRaw);
+      const b = await loadBackend(which);
+      return encodeBech32("age", (await parseIdentity(b, identity)).publicRaw);
     },
   };
 }
 
-/** The default native implementation (node:crypto's AEAD when present, else @noble/ciphers). */
+/** The default implementation: WebCrypto + @noble/ciphers inside Bun, node:crypto elsewhere. */
 export const ageNative: AgeCrypto = createAgeNative();

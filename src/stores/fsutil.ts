@@ -189,6 +189,8 @@ export async function withLockFile<T>(path: string, fn: () => Promise<T>, waitMs
       break;
     } catch (e) {
       if (isErr(e, "ENOENT")) throw new UserError(`the store folder ${dirname(path)} does not exist`);
+      if (isErr(e, "EACCES") || isErr(e, "EROFS") || isErr(e, "EPERM"))
+        throw new UserError(`cannot lock the store: ${dirname(path)} is not writable`);
       if (!isErr(e, "EEXIST")) throw e;
     }
     const held = await readLock(path);
@@ -356,6 +358,8 @@ export abstract class DirStore implements Store {
       throw e;
     }
     const bytes = await this.encrypt(name, text);
+    // Again, in case a concurrent remove() pruned the empty folder while gpg was busy.
+    await makeDir(dir);
     try {
       await writeAtomic(path, bytes, async (temp) => {
         const back = await fs.readFile(temp);

@@ -154,6 +154,17 @@ describe("guided add", () => {
     }
   });
 
+  it("keeps a long key inside 80 columns and says when the QR code is taller than the window", async () => {
+    const long = `otpauth://totp/Amazon%20Web%20Services:root@example.com?secret=${SECRET.repeat(4)}&issuer=Amazon%20Web%20Services`;
+    const { out } = await wizard(new MemoryStore(), [long, "", "", "", ""]);
+    expect(out.stderr).toContain(`      ${"JBSW Y3DP EHPK 3PXP ".repeat(2).trim()}\n`);
+    expect(out.stderr).toMatch(/The QR code needs \d+ lines: make the window taller/);
+    const esc = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+    const drawn = out.stderr.split("\n").filter((l) => /[█▀▄]|^ {6}[A-Z2-7]{4}/.test(l));
+    expect(drawn.length).toBeGreaterThan(20);
+    for (const line of drawn) expect(line.replace(esc, "").length).toBeLessThanOrEqual(80);
+  });
+
   it("remainingSteps lists nothing when all is done", () => {
     expect(
       remainingSteps({

@@ -182,9 +182,9 @@ class Pane {
     const g = new RegExp(re.source, `${re.flags.replace("g", "")}g`);
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const screen = this.screen();
-      if ((this.history().match(g) ?? []).length >= count) return screen;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${re}; screen:\n${screen}`);
+      // The history first: the screen taken after a match shows at least what matched.
+      if ((this.history().match(g) ?? []).length >= count) return this.screen();
+      if (Date.now() > end) throw new Error(`timed out waiting for ${re}; screen:\n${this.screen()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

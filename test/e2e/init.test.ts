@@ -230,6 +230,29 @@ const gpgReady = hasTool("gpg") || process.env.CI;
     expect(show.stdout).toContain(SECRET);
   });
 
+  it("keeps the secret out of every argv of a real add + code (strace)", () => {
+    if (!hasTool("strace") && !process.env.CI) return;
+    const secret = "STRACEXJBSWY3DPEHPK3PXQ";
+    const env = { ...home.env, PASSWORD_STORE_DIR: join(home.dir, "home/.password-store") };
+    const trace = join(home.dir, "trace");
+    const args = ["-f", "-e", "trace=execve", "-s", "4096", "-o", trace, BIN];
+    const add = spawnSync("strace", [...args, "add", "traced/x"], {
+      env,
+      input: `otpauth://totp/T:x?secret=${secret}&issuer=T\n`,
+      encoding: "utf8",
+    });
+    expect(add.status, add.stderr).toBe(0);
+    const code = spawnSync("strace", [...args.slice(0, 6), `${trace}2`, BIN, "code", "traced/x"], {
+      env,
+      encoding: "utf8",
+    });
+    expect(code.status, code.stderr).toBe(0);
+    const log = readFileSync(trace, "utf8") + readFileSync(`${trace}2`, "utf8");
+    expect(log).toMatch(/execve\("[^"]*gpg", \[.*"--encrypt"/);
+    expect(log).toMatch(/execve\("[^"]*git", /);
+    expect(log).not.toContain("STRACEX");
+  });
+
   it("fails clearly without gpg", () => {
     const r = sk(home, ["init", "--gpg", fpr, "./x"], { env: { PATH: pathWithoutGpg(home.dir) } });
     expect(r.code).toBe(1);

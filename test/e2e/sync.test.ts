@@ -84,8 +84,8 @@ describe("sync between two clones", () => {
   });
 
   it("a conflicting edit keeps both versions, reported, and the audit lists it until resolved", () => {
-    ok(inA(["recovery", "add", "alpha/ann"], "from-aaaa\n"));
-    ok(inB(["recovery", "add", "alpha/ann"], "from-bbbb\nmore-bbbb\n"));
+    ok(inA(["recovery", "add", "alpha/ann"], "aaaa-7777\n"));
+    ok(inB(["recovery", "add", "alpha/ann"], "bbbb-7777\nbbbb-8888\n"));
     ok(inA(["sync"]));
     const r = ok(inB(["sync"]));
     const copy = /saved as (alpha\/ann\.conflict-\d{4}-\d{2}-\d{2})\./.exec(r.stderr)?.[1];
@@ -94,9 +94,9 @@ describe("sync between two clones", () => {
     // This machine's version under the name, the other machine's as the conflict copy: nothing lost.
     const pass = (store: string, name: string) =>
       sh(home, "age", ["-d", "-i", join(home.env.HOME, ".passage/identities"), join(store, "2fa", `${name}.age`)]);
-    expect(ok(pass(b, "alpha/ann")).stdout).toMatch(/from-bbbb[\s\S]*more-bbbb/);
-    expect(ok(pass(b, "alpha/ann")).stdout).not.toMatch(/from-aaaa/);
-    expect(ok(pass(b, copy!)).stdout).toMatch(/from-aaaa/);
+    expect(ok(pass(b, "alpha/ann")).stdout).toMatch(/bbbb-7777[\s\S]*bbbb-8888/);
+    expect(ok(pass(b, "alpha/ann")).stdout).not.toMatch(/aaaa-7777/);
+    expect(ok(pass(b, copy!)).stdout).toMatch(/aaaa-7777/);
     expect(names(ok(inB(["list"])))).toContain(copy);
     // The other side gets both too.
     ok(inA(["sync"]));
@@ -117,11 +117,22 @@ describe("sync between two clones", () => {
     ok(inA(["sync"]));
     ok(inB(["sync"]));
     ok(inA(["rm", "gamma/cy"], "y\n"));
-    ok(inB(["recovery", "add", "gamma/cy"], "keep-me-1\n"));
+    ok(inB(["recovery", "add", "gamma/cy"], "keep-1234\n"));
     ok(inA(["sync"]));
     const r = ok(inB(["sync"]));
     // This machine (B) edited it, so its version stays; nothing of A's side is lost (A removed it).
     expect(names(ok(inB(["list"])))).toContain("gamma/cy");
-    expect(r.stderr).toMatch(/Synced with origin/);
+    expect(ok(inB(["show", "gamma/cy"])).stdout).toMatch(/1 of 1/);
+    expect(r.stderr).toMatch(/Conflict on gamma\/cy: the other machine removed it, this one changed it; kept it\./);
+    // The reverse: removed here, changed there: the removal wins here and the change is kept as a copy.
+    ok(inA(["sync"]));
+    ok(inB(["rm", "gamma/cy"], "y\n"));
+    ok(inA(["recovery", "add", "gamma/cy"], "more-5678\n"));
+    ok(inA(["sync"]));
+    const r2 = ok(inB(["sync"]));
+    const copy = /saved as (gamma\/cy\.conflict-[\d-]+)\./.exec(r2.stderr)?.[1];
+    expect(copy, r2.stderr).toBeDefined();
+    expect(names(ok(inB(["list"])))).not.toContain("gamma/cy");
+    expect(ok(inB(["show", copy!])).stdout).toMatch(/2 of 2/);
   });
 });

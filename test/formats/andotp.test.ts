@@ -59,7 +59,13 @@ describe("andOTP fixtures", () => {
 });
 
 /** An andOTP encryption written independently with node:crypto, as the app does (Java AES/GCM/NoPadding). */
-function encryptNew(json: string, password: string, iterations: number, salt: Buffer, nonce: Buffer): Uint8Array {
+function encryptNew(
+  json: string,
+  password: string,
+  iterations: number,
+  salt: Buffer,
+  nonce: Buffer,
+): Uint8Array {
   const key = pbkdf2Sync(password, salt, iterations, 32, "sha1");
   const c = createCipheriv("aes-256-gcm", key, nonce);
   const ct = Buffer.concat([c.update(json, "utf8"), c.final()]);
@@ -71,7 +77,14 @@ function encryptNew(json: string, password: string, iterations: number, salt: Bu
 describe("andOTP vectors", () => {
   test("an old backup without issuer splits 'Issuer - Account'", async () => {
     const json = JSON.stringify([
-      { secret: "JBSWY3DPEHPK3PXP", label: "GitHub - alice", digits: 6, type: "TOTP", algorithm: "SHA1", period: 30 },
+      {
+        secret: "JBSWY3DPEHPK3PXP",
+        label: "GitHub - alice",
+        digits: 6,
+        type: "TOTP",
+        algorithm: "SHA1",
+        period: 30,
+      },
       { secret: "GEZDGNBVGY3TQOJQ", label: "plain", digits: 6, type: "MOTP", algorithm: "SHA1", period: 30 },
     ]);
     const bytes = new TextEncoder().encode(json);
@@ -82,7 +95,15 @@ describe("andOTP vectors", () => {
 
   test("a file written by an independent encryption decrypts", async () => {
     const json = JSON.stringify([
-      { secret: "JBSWY3DPEHPK3PXP", issuer: "Ex", label: "bob", digits: 8, type: "HOTP", algorithm: "SHA256", counter: 4 },
+      {
+        secret: "JBSWY3DPEHPK3PXP",
+        issuer: "Ex",
+        label: "bob",
+        digits: 8,
+        type: "HOTP",
+        algorithm: "SHA256",
+        counter: 4,
+      },
     ]);
     const bytes = encryptNew(json, "pässword", 150000, Buffer.alloc(12, 7), Buffer.alloc(12, 9));
     expect(andotpImport.detect(bytes, null, "otp_accounts.json.aes")).toBe(true);

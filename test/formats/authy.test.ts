@@ -21,7 +21,9 @@ function token(over: Record<string, unknown>, secret: string, password = PASSWOR
   const salt = (over.salt as string) ?? "mZ1b9tVf0FcO3q1kqJ3vQ2x3";
   // Tokens from before 2019 have no count: Authy used 1000 for them.
   const iterations =
-    over.key_derivation_iterations === null ? 1000 : ((over.key_derivation_iterations as number | undefined) ?? 100000);
+    over.key_derivation_iterations === null
+      ? 1000
+      : ((over.key_derivation_iterations as number | undefined) ?? 100000);
   const ivHex = (over.unique_iv as string | null | undefined) ?? null;
   return {
     account_type: "authenticator",
@@ -44,11 +46,29 @@ const response = {
   authenticator_tokens: [
     token({ name: "GitHub: alice", original_name: "GitHub:alice", issuer: "GitHub" }, "JBSWY3DPEHPK3PXP"),
     token(
-      { name: "bob@example.com", original_name: "Example:bob@example.com", digits: 7, unique_iv: "000102030405060708090a0b0c0d0e0f", salt: "other-salt" },
+      {
+        name: "bob@example.com",
+        original_name: "Example:bob@example.com",
+        digits: 7,
+        unique_iv: "000102030405060708090a0b0c0d0e0f",
+        salt: "other-salt",
+      },
       "gezdgnbvgy3tqojq",
     ),
-    token({ name: "Old one", original_name: "Old one", key_derivation_iterations: null, salt: "s3" }, "MFRGGZDFMZTWQ2LK"),
-    token({ name: "Before password change", original_name: "Stale:carol", salt: "s4", key_derivation_iterations: 1000 }, "ONSWG4TFOQ", "old password"),
+    token(
+      { name: "Old one", original_name: "Old one", key_derivation_iterations: null, salt: "s3" },
+      "MFRGGZDFMZTWQ2LK",
+    ),
+    token(
+      {
+        name: "Before password change",
+        original_name: "Stale:carol",
+        salt: "s4",
+        key_derivation_iterations: 1000,
+      },
+      "ONSWG4TFOQ",
+      "old password",
+    ),
   ],
   deleted: [],
   message: "success",
@@ -68,21 +88,32 @@ describe("Authy captured tokens", () => {
       makeAccount({ secret: "MFRGGZDFMZTWQ2LK", issuer: "", account: "Old one" }),
     ]);
     expect(skipped).toEqual([
-      { what: "Stale (carol)", why: "the backup password does not decrypt it (set before a password change?)" },
+      {
+        what: "Stale (carol)",
+        why: "the backup password does not decrypt it (set before a password change?)",
+      },
     ]);
   });
 
   test("a wrong password is a UserError; so is a missing one", async () => {
-    await expect(authyImport.decode({ bytes, fileName: "a.json", password: "nope" })).rejects.toThrow(/wrong password/);
+    await expect(authyImport.decode({ bytes, fileName: "a.json", password: "nope" })).rejects.toThrow(
+      /wrong password/,
+    );
     await expect(authyImport.decode({ bytes, fileName: "a.json" })).rejects.toThrow(/password is needed/);
   });
 
   test("the output of the community decrypt scripts needs no password", async () => {
-    const plain = { decrypted_authenticator_tokens: [{ name: "Ex", original_name: "Ex:me", digits: 8, decrypted_seed: "JBSWY3DP" }] };
+    const plain = {
+      decrypted_authenticator_tokens: [
+        { name: "Ex", original_name: "Ex:me", digits: 8, decrypted_seed: "JBSWY3DP" },
+      ],
+    };
     const b = new TextEncoder().encode(JSON.stringify(plain));
     expect(authyImport.isEncrypted(b, JSON.stringify(plain))).toBe(false);
     const { accounts } = await authyImport.decode({ bytes: b, fileName: "d.json" });
-    expect(accounts[0].account).toEqual(makeAccount({ secret: "JBSWY3DP", issuer: "Ex", account: "me", digits: 8 }));
+    expect(accounts[0].account).toEqual(
+      makeAccount({ secret: "JBSWY3DP", issuer: "Ex", account: "me", digits: 8 }),
+    );
   });
 
   test("damaged tokens are skipped and reported; other JSON is not detected", async () => {
@@ -95,7 +126,11 @@ describe("Authy captured tokens", () => {
       ],
     };
     const b = new TextEncoder().encode(JSON.stringify(bad));
-    const { accounts, skipped } = await authyImport.decode({ bytes: b, fileName: "a.json", password: PASSWORD });
+    const { accounts, skipped } = await authyImport.decode({
+      bytes: b,
+      fileName: "a.json",
+      password: PASSWORD,
+    });
     expect(accounts).toHaveLength(1);
     expect(skipped.map((s) => s.why)).toEqual([
       "encrypted_seed is not base64",
@@ -108,7 +143,9 @@ describe("Authy captured tokens", () => {
   });
 
   test("mutated files only ever throw UserError", async () => {
-    const small = new TextEncoder().encode(JSON.stringify({ authenticator_tokens: [response.authenticator_tokens[3]] }));
+    const small = new TextEncoder().encode(
+      JSON.stringify({ authenticator_tokens: [response.authenticator_tokens[3]] }),
+    );
     await fc.assert(
       fc.asyncProperty(
         fc.tuple(fc.nat({ max: small.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.boolean()),

@@ -32,7 +32,15 @@ describe("FreeOTP+ JSON", () => {
     const json = JSON.stringify({
       tokenOrder: [],
       tokens: [
-        { algo: "SHA1", digits: 5, issuerExt: "Steam", label: "gabe", period: 30, secret: [1, 2, 3, -1], type: "TOTP" },
+        {
+          algo: "SHA1",
+          digits: 5,
+          issuerExt: "Steam",
+          label: "gabe",
+          period: 30,
+          secret: [1, 2, 3, -1],
+          type: "TOTP",
+        },
         { algo: "MD5", digits: 6, issuerExt: "X", label: "y", period: 30, secret: [1, 2], type: "TOTP" },
         { algo: "SHA1", digits: 6, issuerExt: "X", label: "z", period: 30, secret: [999], type: "TOTP" },
         { algo: "SHA1", digits: 6, issuerExt: "X", label: "w", period: 30, secret: [], type: "TOTP" },
@@ -40,7 +48,16 @@ describe("FreeOTP+ JSON", () => {
     });
     const { accounts, skipped } = await freeotpImport.decode({ bytes: enc(json), fileName: "f.json" });
     expect(accounts.map((a) => a.account)).toEqual([
-      { kind: "steam", secret: "AEBAH7Y", issuer: "Steam", account: "gabe", algorithm: "SHA1", digits: 5, period: 30, counter: 0 },
+      {
+        kind: "steam",
+        secret: "AEBAH7Y",
+        issuer: "Steam",
+        account: "gabe",
+        algorithm: "SHA1",
+        digits: 5,
+        period: 30,
+        counter: 0,
+      },
     ]);
     expect(skipped.map((s) => s.what)).toEqual(["X (y)", "X (z)", "X (w)"]);
   });

@@ -23,9 +23,21 @@ describe("LastPass Authenticator JSON", () => {
     expect(skipped).toEqual([]);
     expect(accounts.map((a) => a.account)).toEqual([
       // Secrets whose length is not a multiple of 8 lose their trailing partial bits (FORMATS.md).
-      expect.objectContaining({ issuer: "issuer", account: "account name default", algorithm: "SHA1", digits: 6, period: 30 }),
+      expect.objectContaining({
+        issuer: "issuer",
+        account: "account name default",
+        algorithm: "SHA1",
+        digits: 6,
+        period: 30,
+      }),
       expect.objectContaining({ issuer: "other", account: "", algorithm: "SHA256", digits: 8, period: 20 }),
-      expect.objectContaining({ issuer: "", account: "sha512 name", algorithm: "SHA512", digits: 6, period: 30 }),
+      expect.objectContaining({
+        issuer: "",
+        account: "sha512 name",
+        algorithm: "SHA512",
+        digits: 6,
+        period: 30,
+      }),
     ]);
     expect(accounts.every((a) => a.account.kind === "totp")).toBe(true);
   });

@@ -41,7 +41,10 @@ describe("Proton Authenticator", () => {
     const text = new TextDecoder().decode(plainFile);
     expect(protonAuthenticatorImport.detect(plainFile, text, "p.json")).toBe(true);
     expect(protonAuthenticatorImport.isEncrypted(plainFile, text)).toBe(false);
-    const { accounts, skipped } = await protonAuthenticatorImport.decode({ bytes: plainFile, fileName: "p.json" });
+    const { accounts, skipped } = await protonAuthenticatorImport.decode({
+      bytes: plainFile,
+      fileName: "p.json",
+    });
     expect(skipped).toEqual([]);
     expect(accounts).toHaveLength(3);
     for (const { account } of accounts) expect(account).toEqual(expected.get(account.secret));
@@ -52,22 +55,41 @@ describe("Proton Authenticator", () => {
       version: 1,
       entries: [
         ...JSON.parse(new TextDecoder().decode(plainFile)).entries,
-        { id: "s", content: { uri: "steam://JRZCL47CMXVOQMNPZR2F7J4RGI", entry_type: "Steam", name: "Sophia" }, note: null },
-        { id: "b", content: { uri: "otpauth://totp/x?digits=6", entry_type: "Totp", name: "broken" }, note: null },
+        {
+          id: "s",
+          content: { uri: "steam://JRZCL47CMXVOQMNPZR2F7J4RGI", entry_type: "Steam", name: "Sophia" },
+          note: null,
+        },
+        {
+          id: "b",
+          content: { uri: "otpauth://totp/x?digits=6", entry_type: "Totp", name: "broken" },
+          note: null,
+        },
       ],
     });
     const text = encryptExport(inner, "hunter2", new Uint8Array(16).fill(3), new Uint8Array(12).fill(5));
     const bytes = enc(text);
     expect(protonAuthenticatorImport.detect(bytes, text, "p.json")).toBe(true);
     expect(protonAuthenticatorImport.isEncrypted(bytes, text)).toBe(true);
-    const { accounts, skipped } = await protonAuthenticatorImport.decode({ bytes, fileName: "p.json", password: "hunter2" });
+    const { accounts, skipped } = await protonAuthenticatorImport.decode({
+      bytes,
+      fileName: "p.json",
+      password: "hunter2",
+    });
     expect(accounts).toHaveLength(4);
-    expect(accounts[3].account).toMatchObject({ kind: "steam", issuer: "Steam", account: "Sophia", digits: 5 });
+    expect(accounts[3].account).toMatchObject({
+      kind: "steam",
+      issuer: "Steam",
+      account: "Sophia",
+      digits: 5,
+    });
     expect(skipped).toEqual([{ what: "broken", why: "it has no secret" }]);
-    await expect(protonAuthenticatorImport.decode({ bytes, fileName: "p.json", password: "x" })).rejects.toThrow(
-      /wrong password/,
+    await expect(
+      protonAuthenticatorImport.decode({ bytes, fileName: "p.json", password: "x" }),
+    ).rejects.toThrow(/wrong password/);
+    await expect(protonAuthenticatorImport.decode({ bytes, fileName: "p.json" })).rejects.toBeInstanceOf(
+      UserError,
     );
-    await expect(protonAuthenticatorImport.decode({ bytes, fileName: "p.json" })).rejects.toBeInstanceOf(UserError);
   });
 
   test("mutated plain files only ever throw UserError", async () => {
@@ -105,7 +127,9 @@ describe("Proton Pass zip", () => {
       ["IN2XG5DPNVDGSZLMMQZA", "Main TOTP and custom fields", ""],
     ]);
     expect(accounts[1].account).toMatchObject({ algorithm: "SHA256", digits: 8, period: 15 });
-    expect(skipped).toEqual([{ what: "Main TOTP and custom fields – Malformed totp", why: "it has no secret" }]);
+    expect(skipped).toEqual([
+      { what: "Main TOTP and custom fields – Malformed totp", why: "it has no secret" },
+    ]);
   });
 
   const passJson = (items: unknown[]) =>
@@ -116,29 +140,42 @@ describe("Proton Pass zip", () => {
   });
 
   test("trashed items are skipped and reported; bare secrets are TOTP keys", async () => {
-    const bytes = zipSync({ "Proton Pass/data.json": strToU8(passJson([item("Bin", "JBSWY3DP", 2), item("Bare", "jbsw y3dp")])) });
+    const bytes = zipSync({
+      "Proton Pass/data.json": strToU8(passJson([item("Bin", "JBSWY3DP", 2), item("Bare", "jbsw y3dp")])),
+    });
     const { accounts, skipped } = await protonPassImport.decode({ bytes, fileName: "p.zip" });
-    expect(accounts.map((a) => [a.account.secret, a.account.issuer, a.account.account])).toEqual([["JBSWY3DP", "Bare", "me"]]);
+    expect(accounts.map((a) => [a.account.secret, a.account.issuer, a.account.account])).toEqual([
+      ["JBSWY3DP", "Bare", "me"],
+    ]);
     expect(skipped).toEqual([{ what: "Bin", why: "it is in the trash" }]);
   });
 
   test("a zip bomb stops at the size limit, quickly", async () => {
-    const bomb = zipSync({ "Proton Pass/data.json": new Uint8Array(ZIP_LIMITS.bytes + 1024 * 1024) }, { level: 9 });
+    const bomb = zipSync(
+      { "Proton Pass/data.json": new Uint8Array(ZIP_LIMITS.bytes + 1024 * 1024) },
+      { level: 9 },
+    );
     const t0 = performance.now();
-    await expect(protonPassImport.decode({ bytes: bomb, fileName: "b.zip" })).rejects.toThrow(/larger than 64 MiB/);
+    await expect(protonPassImport.decode({ bytes: bomb, fileName: "b.zip" })).rejects.toThrow(
+      /larger than 64 MiB/,
+    );
     expect(performance.now() - t0).toBeLessThan(5000);
   });
 
   test("too many entries, a PGP export and a zip without data.json are UserErrors", async () => {
     const many: Record<string, Uint8Array> = {};
     for (let i = 0; i <= ZIP_LIMITS.entries; i++) many[`f${i}`] = new Uint8Array(0);
-    await expect(protonPassImport.decode({ bytes: zipSync(many), fileName: "m.zip" })).rejects.toThrow(/more than/);
+    await expect(protonPassImport.decode({ bytes: zipSync(many), fileName: "m.zip" })).rejects.toThrow(
+      /more than/,
+    );
     const pgp = zipSync({ "Proton Pass/data.pgp": strToU8("-----BEGIN PGP MESSAGE-----") });
     expect(protonPassImport.detect(pgp, null, "x.zip")).toBe(true);
     await expect(protonPassImport.decode({ bytes: pgp, fileName: "x.zip" })).rejects.toThrow(/PGP/);
     const other = zipSync({ "a.txt": strToU8("hi") });
     expect(protonPassImport.detect(other, null, "x.zip")).toBe(false);
-    await expect(protonPassImport.decode({ bytes: other, fileName: "x.zip" })).rejects.toBeInstanceOf(UserError);
+    await expect(protonPassImport.decode({ bytes: other, fileName: "x.zip" })).rejects.toBeInstanceOf(
+      UserError,
+    );
   });
 
   test("mutated zips only ever throw UserError", async () => {

@@ -20,7 +20,12 @@ describe("Steam maFile", () => {
     expect(skipped).toEqual([]);
     expect(accounts).toEqual([
       {
-        account: makeAccount({ kind: "steam", secret: "JRZCL47CMXVOQMNPZR2F7J4RGI", issuer: "Steam", account: "Sophia" }),
+        account: makeAccount({
+          kind: "steam",
+          secret: "JRZCL47CMXVOQMNPZR2F7J4RGI",
+          issuer: "Steam",
+          account: "Sophia",
+        }),
         recovery: ["R1234"],
       },
     ]);
@@ -35,11 +40,17 @@ describe("Steam maFile", () => {
   });
 
   test("a bad shared_secret skips that account; non-maFiles are not detected", async () => {
-    const json = JSON.stringify({ accounts: { a: { shared_secret: "!!", account_name: "bad" }, b: { shared_secret: "AAAA", account_name: "ok" } } });
+    const json = JSON.stringify({
+      accounts: {
+        a: { shared_secret: "!!", account_name: "bad" },
+        b: { shared_secret: "AAAA", account_name: "ok" },
+      },
+    });
     const { accounts, skipped } = await steamImport.decode({ bytes: enc(json), fileName: "x" });
     expect(accounts.map((a) => a.account.account)).toEqual(["ok"]);
     expect(skipped).toEqual([{ what: "Steam (bad)", why: "its shared_secret is not base64" }]);
-    for (const t of ['{"accounts":[]}', '{"shared_secret":1}', "[]"]) expect(steamImport.detect(enc(t), t, "x")).toBe(false);
+    for (const t of ['{"accounts":[]}', '{"shared_secret":1}', "[]"])
+      expect(steamImport.detect(enc(t), t, "x")).toBe(false);
   });
 
   test("mutated files only ever throw UserError", async () => {

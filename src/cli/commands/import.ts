@@ -137,7 +137,8 @@ async function decodeSource(
       if (answer === null || answer === "") throw new UserError(`${src.file}: no password given`);
       password = answer;
     }
-    ctx.stderr(`Decrypting ${src.file} (${codec.label})…`);
+    // Key derivation can take seconds (Ente's Argon2id); say so when someone is watching.
+    if (ctx.stdinIsTTY) ctx.stderr(`Decrypting ${src.file} (${codec.label})…`);
   }
   const readQr = async (image: Uint8Array) => (await import("../../io/qrimage.js")).readQrCodes(image);
   try {

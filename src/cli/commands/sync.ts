@@ -22,8 +22,8 @@ export const usage = "sparekey sync";
 export interface KeptConflict {
   /** The entry's path in the repository, without its extension. */
   path: string;
-  /** Where the other machine's version now is. */
-  copy: string;
+  /** Where the other machine's version now is; absent when the other machine removed the entry. */
+  copy?: string;
 }
 
 /** The first line of git's stderr that says what went wrong. */
@@ -123,7 +123,7 @@ async function resolveStep(root: string, env: Env, date: string): Promise<KeptCo
       await writeAtomic(join(root, `${copy}${ext}`), await blob(root, upstream, env));
       await must(root, ["add", "--", `${copy}${ext}`], env, "git add");
       kept.push({ path: base, copy });
-    }
+    } else if (mine) kept.push({ path: base });
     if (mine) {
       await makeDir(dirname(full));
       await writeAtomic(full, await blob(root, mine, env));
@@ -185,13 +185,12 @@ export async function syncRepo(
       for (let steps = 0; r.code !== 0; steps++) {
         if (!(await rebasing(root, env)) || steps > 10_000)
           throw new UserError(`git rebase failed in ${shown}: ${gitLine(r.stderr)}`);
-        const kept = await resolveStep(root, env, date);
-        if (kept.length === 0 && (await unmerged(root, env)).size === 0) {
-          // Stopped for something other than a conflict (an empty commit): let git move on.
-          r = await runTool("git", [...id, "-C", root, "rebase", "--skip"], { env: rebaseEnv });
-          continue;
+        if ((await unmerged(root, env)).size === 0) {
+          // Stopped for something other than a conflict: never skip a commit (that loses it); undo.
+          await git(root, ["rebase", "--abort"], env);
+          throw new UserError(`git rebase stopped in ${shown}: ${gitLine(r.stderr)}; the store is as it was`);
         }
-        conflicts.push(...kept);
+        conflicts.push(...(await resolveStep(root, env, date)));
         r = await runTool("git", [...id, "-C", root, "rebase", "--continue"], { env: rebaseEnv });
       }
     }
@@ -219,6 +218,12 @@ export async function run(ctx: Ctx, args: Args): Promise<number> {
   const r = await full.withLock(() => syncRepo(root, ctx.env, ctx.now()));
   const inScope = (p: string) => (prefix && p.startsWith(`${prefix}/`) ? p.slice(prefix.length + 1) : p);
   for (const c of r.conflicts) {
+    if (c.copy === undefined) {
+      ctx.stderr(
+        `Conflict on ${inScope(c.path)}: the other machine removed it, this one changed it; kept it.`,
+      );
+      continue;
+    }
     ctx.stderr(
       `Conflict on ${inScope(c.path)}: kept this machine's version; the other machine's is saved as ${inScope(c.copy)}.`,
     );
@@ -226,9 +231,10 @@ export async function run(ctx: Ctx, args: Args): Promise<number> {
       `  Compare them with sparekey show, then remove the one you do not want (sparekey rm ${inScope(c.copy)}).`,
     );
   }
+  const copies = r.conflicts.filter((c) => c.copy !== undefined).length;
   ctx.stderr(
     `Synced with ${r.remote}: ${r.pulled} commit${r.pulled === 1 ? "" : "s"} pulled, ${r.pushed} pushed` +
-      `${r.conflicts.length > 0 ? `, ${r.conflicts.length} conflict${r.conflicts.length === 1 ? "" : "s"} kept (see: sparekey audit)` : ""}.`,
+      `${copies > 0 ? `, ${copies} conflict cop${copies === 1 ? "y" : "ies"} kept (see: sparekey audit)` : ""}.`,
   );
   return 0;
 }
