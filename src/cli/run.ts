@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { writeOut } from "../io/output.js";
 import type { Ctx } from "./context.js";
 import { main } from "./main.js";
@@ -19,7 +18,12 @@ function makeCtx(storeOption?: string): Ctx {
     stdinIsTTY: Boolean(process.stdin.isTTY),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     now: () => Date.now(),
-    randomBytes: (n) => new Uint8Array(randomBytes(n)),
+    // Web Crypto: node:crypto costs the Bun binary ~4 ms to load. 64 KiB is its limit per call.
+    randomBytes: (n) => {
+      const b = new Uint8Array(n);
+      for (let i = 0; i < n; i += 65536) globalThis.crypto.getRandomValues(b.subarray(i, i + 65536));
+      return b;
+    },
     openStore: async () =>
       (await import("../stores/select.js")).openStore(process.env, storeOption, {
         prompt: async (q, o) => (await import("../io/prompt.js")).prompt(q, o),

@@ -197,7 +197,7 @@ export async function updateKdbx(
   password: string,
   items: readonly MirrorItem[],
   keep: ReadonlySet<string>,
-  fill: (fields: Map<string, string | { protected: string }>, item: MirrorItem) => void,
+  fieldsOf: (item: MirrorItem) => Map<string, string | { protected: string }>,
 ): Promise<KdbxUpdate> {
   const kdbxweb = (await import("kdbxweb")).default;
   await ensureArgon2(kdbxweb);
@@ -223,19 +223,24 @@ export async function updateKdbx(
   };
   walk(db.getDefaultGroup());
 
-  let group = db.getDefaultGroup().groups.find((g) => g.name === KDBX_GROUP);
+  // New entries go under one "sparekey" group, in the folders of their names, apart from the user's own.
+  const groupFor = (name: string): InstanceType<typeof kdbxweb.KdbxGroup> => {
+    let g = db.getDefaultGroup();
+    for (const part of [KDBX_GROUP, ...name.split("/").slice(0, -1)]) {
+      g = g.groups.find((c) => c.name === part) ?? db.createGroup(g, part);
+    }
+    return g;
+  };
   const result = { added: 0, updated: 0, removed: 0, kept: 0 };
   const wanted = new Set(items.map((i) => i.name));
   for (const item of items) {
-    const fields = new Map<string, string | { protected: string }>();
-    fill(fields, item);
+    const fields = fieldsOf(item);
     fields.set(KDBX_NAME_FIELD, item.name);
     const found = ours.get(item.name) ?? [];
     let entry = found[0];
     for (const dup of found.slice(1)) db.remove(dup);
     if (!entry) {
-      group ??= db.createGroup(db.getDefaultGroup(), KDBX_GROUP);
-      entry = db.createEntry(group);
+      entry = db.createEntry(groupFor(item.name));
       result.added++;
     } else if (sameFields(entry.fields, fields)) {
       continue;
@@ -246,7 +251,7 @@ export async function updateKdbx(
     for (const key of [...entry.fields.keys()]) {
       // Fields the user added to our entry (a password, a URL) stay; only the ones we write are replaced.
       if (fields.has(key) || ["Title", "UserName", "Password", "URL", "Notes"].includes(key)) continue;
-      if (/^(otp|TOTP |TimeOtp-|HmacOtp-)/.test(key)) entry.fields.delete(key);
+      if (/^(otp|TOTP |TimeOtp-|HmacOtp-|sparekey-otp)/.test(key)) entry.fields.delete(key);
     }
     for (const [k, v] of fields) {
       entry.fields.set(k, typeof v === "string" ? v : kdbxweb.ProtectedValue.fromString(v.protected));

@@ -65,8 +65,8 @@ describe("sparekey card (real CLI, age store)", () => {
       const everything = `${text}\n${rawAndInflated(pdf)}\n${JSON.stringify(pdfInfo(pdf))}`;
       for (const s of [SECRET, GREEK_SECRET, "JBSW Y3DP", "GEZD GNBV", "otpauth", "secret="])
         expect(everything).not.toContain(s);
-      expect(entry("github/zoe")).toMatch(/^printed: 2026-12-04$/m);
-      expect(entry("greek/sokratis")).toMatch(/^printed: 2026-12-04$/m);
+      expect(entry("github/zoe")).toMatch(/^printed: 2026-12-04 #[0-9a-f]{8}$/m);
+      expect(entry("greek/sokratis")).toMatch(/^printed: 2026-12-04 #[0-9a-f]{8}$/m);
       // Recording the same date twice changes nothing, so only the first run commits.
       if (rt === RUNTIMES[0]) {
         expect(Number(git("rev-list", "--count", "HEAD"))).toBe(Number(commits) + 1);
@@ -83,7 +83,7 @@ describe("sparekey card (real CLI, age store)", () => {
       const uri = sk(home, ["show", "github/zoe", "--uri"]).stdout.trim();
       expect(scanQr(pdf, 300)).toEqual([uri]);
       expect(pdfText(pdf)).toContain("JBSW Y3DP EHPK 3PXP");
-      expect(entry("github/zoe")).toMatch(/^printed: 2026-12-05$/m);
+      expect(entry("github/zoe")).toMatch(/^printed: 2026-12-05 #[0-9a-f]{8}$/m);
       expect(git("log", "-1", "--format=%s").trim()).toBe("Print recovery cards for 1 account.");
     });
   }

@@ -1,5 +1,5 @@
 import { createCipheriv, pbkdf2Sync } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
@@ -152,5 +152,58 @@ describe("andOTP vectors", () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("registry detection (every part-B fixture)", () => {
+  const MINE = [
+    "kdbx",
+    "proton-pass",
+    "proton-authenticator",
+    "andotp",
+    "freeotp",
+    "lastpass",
+    "steam",
+    "authy",
+  ];
+  const CASES: [string, string][] = [
+    ["authenticator-exports/andotp_plain.json", "andotp"],
+    ["authenticator-exports/andotp_encrypted.bin", "andotp"],
+    ["authenticator-exports/andotp_encrypted_old.bin", "andotp"],
+    ["authenticator-exports/freeotp_plus.json", "freeotp"],
+    ["authenticator-exports/proton_authenticator.json", "proton-authenticator"],
+    ["authenticator-exports/steam.json", "steam"],
+    ["authenticator-exports/steam_old.json", "steam"],
+    ["more-exports/authenticator/lastpass/lastpass.json", "lastpass"],
+    ["more-exports/authenticator/lastpass/lastpass_ios_export.json", "lastpass"],
+    ["more-exports/authenticator/lastpass/lastpass_missing_fields.json", "lastpass"],
+    ["more-exports/authenticator/pass/PassExport.zip", "proton-pass"],
+  ];
+
+  test("exactly its own codec detects each file, and part B's codecs claim no other fixture", async () => {
+    const { IMPORT_FORMATS } = await import("../../src/formats/registry.js");
+    const { textOf } = await import("../../src/formats/util.js");
+    const codecs = await Promise.all(
+      Object.entries(IMPORT_FORMATS).map(async ([id, load]) => [id, await load()] as const),
+    );
+    const detecting = (path: string) => {
+      const bytes = new Uint8Array(readFileSync(join(FIXTURES, path)));
+      const name = path.split("/").pop()!;
+      return codecs.filter(([, c]) => c.detect(bytes, textOf(bytes), name)).map(([id]) => id);
+    };
+    for (const [path, id] of CASES) expect(detecting(path), path).toEqual([id]);
+    const others = [
+      "authenticator-exports",
+      "more-exports/authenticator/2fas",
+      "more-exports/authenticator/aegis",
+    ]
+      .concat(["more-exports/authenticator/bitwarden", "more-exports/authenticator/ente"])
+      .flatMap((d) => readdirSync(join(FIXTURES, d)).map((f) => `${d}/${f}`))
+      .filter((p) => !CASES.some(([c]) => c === p));
+    for (const p of others)
+      expect(
+        detecting(p).filter((id) => MINE.includes(id)),
+        p,
+      ).toEqual([]);
   });
 });

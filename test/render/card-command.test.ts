@@ -73,9 +73,11 @@ describe("sparekey card (command, over a memory store)", () => {
       }
       // printed: is added; every other line stays where it was.
       const after = store.entries.get("github/zoe")!;
-      expect(parseEntry(after).meta.printed).toBe("2026-12-04");
-      expect(after).toBe(`${before.replace("login: zoe\n", "printed: 2026-12-04\nlogin: zoe\n")}`);
-      expect(parseEntry(store.entries.get("yandex/dmitry")!).meta.printed).toBe("2026-12-04");
+      // printed: also records a fingerprint of the codes, so the audit can tell when they change (card-stale).
+      const printed = parseEntry(after).meta.printed!;
+      expect(printed).toMatch(/^2026-12-04 #[0-9a-f]{8}$/);
+      expect(after).toBe(`${before.replace("login: zoe\n", `printed: ${printed}\nlogin: zoe\n`)}`);
+      expect(parseEntry(store.entries.get("yandex/dmitry")!).meta.printed).toMatch(/^2026-12-04 #/);
       expect(store.commits).toEqual(["Print recovery cards for 2 accounts."]);
       expect(readdirSync(dir)).toEqual(["cards.pdf"]);
     },
@@ -137,7 +139,7 @@ describe("sparekey card (command, over a memory store)", () => {
     const { ctx } = fakeCtx(store, dir);
     const r = await printCards(ctx, ["github/zoe"], { output: "one.pdf", store, at: Date.UTC(2027, 0, 2) });
     expect(r).toMatchObject({ accounts: 1, pages: 1, date: "2027-01-02", file: join(dir, "one.pdf") });
-    expect(parseEntry(store.entries.get("github/zoe")!).meta.printed).toBe("2027-01-02");
+    expect(parseEntry(store.entries.get("github/zoe")!).meta.printed).toMatch(/^2027-01-02 #/);
     expect(parseEntry(store.entries.get("yandex/dmitry")!).meta.printed).toBeUndefined();
   });
 });

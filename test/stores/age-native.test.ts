@@ -347,7 +347,6 @@ withTool("age")("inside Bun (what the compiled binary runs)", () => {
     writeFileSync(
       script,
       `import { readFileSync, writeFileSync } from "node:fs";
-import { getCiphers } from "node:crypto";
 import { ageNative } from ${JSON.stringify(join(ROOT, "src/stores/age-native.ts"))};
 const [identity, recipient, ...files] = process.argv.slice(2);
 for (const f of files) {
@@ -357,14 +356,11 @@ for (const f of files) {
   }
   writeFileSync(f + ".bun", await ageNative.encrypt([recipient], readFileSync(f)));
 }
-console.log(getCiphers().includes("chacha20-poly1305") ? "native" : "noble");
+console.log("ok");
 `,
     );
-    const out = run(BUN, [script, id1, r1, ...inputs])
-      .toString()
-      .trim();
-    // Bun 1.x lacks the cipher; if it ever gains it, the native path is used there too.
-    expect(["native", "noble"]).toContain(out);
+    // Inside Bun, "auto" is the WebCrypto backend (Bun's node:crypto has no chacha20-poly1305).
+    expect(run(BUN, [script, id1, r1, ...inputs]).toString().trim()).toBe("ok");
     for (const pf of inputs) {
       expect(run("age", ["-d", "-i", f1, `${pf}.bun`]).equals(readFileSync(pf))).toBe(true);
     }

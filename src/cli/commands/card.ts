@@ -1,4 +1,5 @@
-import { formatEntry, parseEntry, unusedCodes, withMeta } from "../../core/entry.js";
+import { markPrinted } from "../../core/audit.js";
+import { formatEntry, parseEntry, unusedCodes } from "../../core/entry.js";
 import { UsageError, UserError } from "../../core/errors.js";
 import { matchQueries } from "../../core/names.js";
 import { formatDate, parseTime } from "../../core/time.js";
@@ -107,8 +108,9 @@ export async function printCards(
     for (const entryName of names) {
       // Re-read under the lock: an HOTP counter may have moved since the cards were made.
       const entry = parseEntry(await store.read(entryName));
-      if (entry.meta.printed === date) continue;
-      await store.write(entryName, formatEntry(withMeta(entry, "printed", date)));
+      const marked = markPrinted(entry, date);
+      if (entry.meta.printed === marked.meta.printed) continue;
+      await store.write(entryName, formatEntry(marked));
       changed++;
     }
     const n = names.length;

@@ -3,7 +3,6 @@ import { basename, dirname, resolve } from "node:path";
 import { conflictOf, type MirrorState, mirrorHash } from "../../core/audit.js";
 import { parseEntry } from "../../core/entry.js";
 import { UsageError, UserError } from "../../core/errors.js";
-import { formatUri } from "../../core/uri.js";
 import type { ExportFormat } from "../../formats/types.js";
 import { isErr, tildePath, writeAtomic } from "../../stores/fsutil.js";
 import {
@@ -165,26 +164,6 @@ async function mirrorPassword(ctx: Ctx, args: Args, m: MirrorConfig, exists: boo
   return pw;
 }
 
-/** Fills a KDBX entry the way KeePassXC itself writes 2FA entries (FORMATS.md). */
-export function kdbxFields(fields: Map<string, string | { protected: string }>, item: MirrorItem): void {
-  const a = item.account;
-  const leaf = item.name.split("/").pop() ?? item.name;
-  fields.set("Title", a.issuer || leaf);
-  fields.set("UserName", a.account);
-  fields.set("Notes", item.recovery.length > 0 ? `Recovery codes:\n${item.recovery.join("\n")}` : "");
-  if (a.kind === "hotp") {
-    // KeePassXC has no HOTP; KeePass 2.47+ reads these fields.
-    fields.set("HmacOtp-Secret-Base32", { protected: a.secret });
-    fields.set("HmacOtp-Counter", String(a.counter));
-    return;
-  }
-  const uri =
-    a.kind === "steam"
-      ? `${formatUri({ ...a, kind: "totp", digits: 5, extra: [] })}&encoder=steam`
-      : formatUri({ ...a, extra: [] });
-  fields.set("otp", { protected: uri });
-}
-
 /** The secret each mirror file holds per sparekey name, read back to check a write. */
 async function checkWritten(
   format: MirrorFormat,
@@ -305,7 +284,10 @@ async function syncOne(
       if (!(empty instanceof Uint8Array)) throw new UserError("the kdbx codec did not give one file");
       base = empty;
     }
-    const r = await updateKdbx(base, password!, fits, unreadable, kdbxFields);
+    const { kdbxEntryFields } = await import("../../formats/kdbx.js");
+    const r = await updateKdbx(base, password!, fits, unreadable, (i) =>
+      kdbxEntryFields(i.name, i.account, i.recovery),
+    );
     bytes = r.bytes;
     report = `${r.added} added, ${r.updated} updated, ${r.removed} removed`;
   } else {
