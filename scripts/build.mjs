@@ -37,6 +37,9 @@ await build({
         b.onLoad({ filter: /\.(ttf|wasm)$/ }, (a) => ({ contents: readFileSync(a.path), loader: "file" })),
     },
   ],
+  // hash-wasm's "main" is a UMD build that esbuild wraps as CommonJS, leaving
+  // `await import("hash-wasm")` with only a default export; its ESM build has the named ones.
+  alias: { "hash-wasm": "hash-wasm/dist/index.esm.js" },
   logLevel: "warning",
 });
 

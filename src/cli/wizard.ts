@@ -1,5 +1,5 @@
 import { type Account, describeAccount } from "../core/account.js";
-import { newEntry } from "../core/entry.js";
+import { newEntry, parseEntry, withAccount, withMeta } from "../core/entry.js";
 import { UserError } from "../core/errors.js";
 import { deriveName, findCaseCollision, freeName, validateName } from "../core/names.js";
 import { formatUri } from "../core/uri.js";
@@ -54,12 +54,20 @@ async function ask(ctx: Ctx, question: string, secret = false): Promise<string> 
   return answer;
 }
 
-/** Runs `fn` as a write that an interrupt must not cut in half; the interrupt takes effect after it. */
-async function guarded<T>(state: WizardState, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` as a write that an interrupt must not cut in half; `record` notes in the state what it
+ * did, and only then does an interrupt that came meanwhile take effect.
+ */
+async function guarded<T>(
+  state: WizardState,
+  fn: () => Promise<T>,
+  record: (r: T) => void = () => {},
+): Promise<T> {
   state.busy = true;
   let result: T;
   try {
     result = await fn();
+    record(result);
   } finally {
     state.busy = false;
   }
@@ -146,15 +154,19 @@ async function stepScan(ctx: Ctx, store: Store, state: WizardState, account: Acc
       return;
     }
     const now = ctx.now();
-    const ok = await guarded(state, () =>
-      store.withLock(async () => {
-        const r = applyVerification(name, await store.read(name), code, now, now);
-        if (r) await saveText(store, name, r.text, `Record a verified code for ${name}.`);
-        return r;
-      }),
+    const ok = await guarded(
+      state,
+      () =>
+        store.withLock(async () => {
+          const r = applyVerification(name, await store.read(name), code, now, now);
+          if (r) await saveText(store, name, r.text, `Record a verified code for ${name}.`);
+          return r;
+        }),
+      (r) => {
+        if (r) state.verified = "done";
+      },
     );
     if (ok) {
-      state.verified = "done";
       if (ok.offset === 0 || account.kind === "hotp")
         ctx.stderr(`Code matches; ${describeDrift(account, ok.offset)}.`);
       else {
@@ -183,8 +195,13 @@ async function stepRecovery(ctx: Ctx, store: Store, state: WizardState): Promise
     ctx.stderr(`No codes saved. Add them later with: sparekey recovery add ${name}`);
     return;
   }
-  const { added } = await guarded(state, () => saveCodes(store, name, codes));
-  state.recovery = "done";
+  const { added } = await guarded(
+    state,
+    () => saveCodes(store, name, codes),
+    () => {
+      state.recovery = "done";
+    },
+  );
   ctx.stderr(`Saved ${added} recovery code${added === 1 ? "" : "s"} in ${name}.`);
 }
 
@@ -200,8 +217,13 @@ async function stepCard(ctx: Ctx, store: Store, state: WizardState): Promise<voi
   const out = `${name.replace(/\//g, "-")}-card.pdf`;
   const { printCards } = await import("./commands/card.js");
   try {
-    const r = await guarded(state, () => printCards(ctx, [name], { output: out, store }));
-    state.card = "done";
+    const r = await guarded(
+      state,
+      () => printCards(ctx, [name], { output: out, store }),
+      () => {
+        state.card = "done";
+      },
+    );
     ctx.stderr(`Wrote ${r.file}.`);
     ctx.stderr("Print it at actual size on a 3x5 inch card and keep it with your papers.");
   } catch (e) {
@@ -239,12 +261,19 @@ export async function guidedAdd(ctx: Ctx, args: Args, state: WizardState): Promi
     if (!account.issuer && !account.account) account = { ...account, account: name };
 
     ctx.stderr("[3/6] Saving the key before you scan it...");
+    // Only with --force can the name exist; then the rest of the entry (a password, notes, codes) stays.
     const exists = await store.exists(name);
-    await guarded(state, () =>
-      saveEntry(store, name, newEntry(account), `${exists ? "Replace" : "Add"} 2FA key for ${name}.`),
+    const entry = exists
+      ? withMeta(withAccount(parseEntry(await store.read(name)), account), "verified", undefined)
+      : newEntry(account);
+    await guarded(
+      state,
+      () => saveEntry(store, name, entry, `${exists ? "Replace" : "Add"} 2FA key for ${name}.`),
+      () => {
+        state.name = name;
+        state.saved = "done";
+      },
     );
-    state.name = name;
-    state.saved = "done";
     ctx.stderr(
       `Saved: ${name} in ${store.location} (read back and checked${store.kind === "memory" ? "" : ", committed"}).`,
     );

@@ -19,6 +19,14 @@ const LIMITS = {
   argon2Work: 64 * 1024 * 1024,
 };
 
+/** hash-wasm, however the bundler exposes it: esbuild's Node bundle gives its CommonJS build as `default`. */
+async function loadHashWasm(): Promise<typeof import("hash-wasm")> {
+  const mod = (await import("hash-wasm")) as typeof import("hash-wasm") & {
+    default?: typeof import("hash-wasm");
+  };
+  return typeof mod.argon2id === "function" ? mod : mod.default!;
+}
+
 /** Argon2 for kdbxweb, from hash-wasm (kdbxweb ships none). */
 async function argon2(
   password: ArrayBuffer,
@@ -36,7 +44,7 @@ async function argon2(
       "this KDBX asks for more Argon2 work than sparekey allows (over 1 GiB or about a minute)",
     );
   }
-  const { argon2d, argon2id } = await import("hash-wasm");
+  const { argon2d, argon2id } = await loadHashWasm();
   const out = await (type === 2 ? argon2id : argon2d)({
     password: new Uint8Array(password),
     salt: new Uint8Array(salt),
@@ -277,7 +285,9 @@ function explain(k: Kdbxweb, e: unknown): UserError {
     if (e.code === k.Consts.ErrorCodes.InvalidKey)
       return new UserError("wrong password, or the database also needs a key file");
     if (e.code === k.Consts.ErrorCodes.Unsupported || e.code === k.Consts.ErrorCodes.InvalidVersion) {
-      return new UserError(`unsupported KDBX database: ${e.message.replace(/^Error |: /g, " ").trim()}`);
+      // kdbxweb says "Error Unsupported: cipher" (Twofish, for one): keep the last part.
+      const what = e.message.replace(/^Error \w+:?\s*/, "") || "version or feature";
+      return new UserError(`unsupported KDBX database: ${what} not supported (KeePassXC can change it)`);
     }
   }
   return new UserError("damaged KDBX database: it cannot be read");

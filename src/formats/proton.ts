@@ -64,6 +64,14 @@ function entryAccount(e: Record<string, unknown>): ImportedAccount {
   return { account: { ...a, account: a.account || name } };
 }
 
+/** hash-wasm, however the bundler exposes it: esbuild's Node bundle gives its CommonJS build as `default`. */
+async function loadHashWasm(): Promise<typeof import("hash-wasm")> {
+  const mod = (await import("hash-wasm")) as typeof import("hash-wasm") & {
+    default?: typeof import("hash-wasm");
+  };
+  return typeof mod.argon2id === "function" ? mod : mod.default!;
+}
+
 /** Decrypts `{"version":1,"salt","content"}`: Argon2id, then AES-256-GCM over nonce‖ct‖tag with Proton's AAD. */
 async function decryptExport(v: { salt: string; content: string }, password: string): Promise<Uint8Array> {
   const salt = fromBase64(v.salt, "salt");
@@ -71,7 +79,7 @@ async function decryptExport(v: { salt: string; content: string }, password: str
   if (salt.length < 8) throw new UserError("damaged Proton Authenticator export: the salt is too short");
   if (box.length < NONCE + TAG)
     throw new UserError("damaged Proton Authenticator export: the content is too short");
-  const { argon2id } = await import("hash-wasm");
+  const { argon2id } = await loadHashWasm();
   const key = await argon2id({ password: utf8(password), salt, ...ARGON2, outputType: "binary" });
   try {
     return gcm(key, box.subarray(0, NONCE), utf8(AAD)).decrypt(box.subarray(NONCE));

@@ -90,10 +90,12 @@ const reader = new LineReader();
 let hiddenActive = false;
 
 /** Reads a line on a TTY in raw mode without echoing it; Ctrl-C raises SIGINT, Ctrl-D ends input. */
-async function readHidden(): Promise<string | null> {
+async function readHidden(question: string): Promise<string | null> {
   const stdin = process.stdin;
   hiddenActive = true;
   stdin.setRawMode(true);
+  // Only now ask: a key pasted the moment the question shows must not be echoed.
+  process.stderr.write(question);
   stdin.setEncoding("utf8");
   stdin.resume();
   let value = "";
@@ -141,8 +143,8 @@ export async function prompt(
   question: string,
   opts: { secret?: boolean; paste?: boolean } = {},
 ): Promise<string | null> {
+  if (opts.secret && process.stdin.isTTY) return readHidden(question);
   process.stderr.write(question);
-  if (opts.secret && process.stdin.isTTY) return readHidden();
   const line = opts.paste ? await readPaste() : await reader.readLine();
   reader.pause();
   return line;

@@ -1,6 +1,5 @@
 import { promises as fs, readlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { isatty } from "node:tty";
 import { UserError } from "../core/errors.js";
 import { DirStore, type Env, isErr, runTool, tildePath } from "./fsutil.js";
 
@@ -106,9 +105,11 @@ export class PassStore extends DirStore {
     let env = this.env;
     if (!env.GPG_TTY) {
       for (const fd of [0, 2, 1]) {
-        if (!isatty(fd)) continue;
         try {
-          env = { ...env, GPG_TTY: readlinkSync(`/proc/self/fd/${fd}`) };
+          // A terminal, judged from /proc rather than node:tty (~5 ms of Bun start-up, issue 7).
+          const tty = readlinkSync(`/proc/self/fd/${fd}`);
+          if (!/^\/dev\/(pts\/|tty)/.test(tty)) continue;
+          env = { ...env, GPG_TTY: tty };
           break;
         } catch {
           // No /proc (macOS): gpg-agent falls back to its own idea of the terminal.

@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import { join, relative } from "node:path";
-import { UserError } from "../core/errors.js";
+import { UsageError, UserError } from "../core/errors.js";
 import { validateName } from "../core/names.js";
 import type { AgeStore } from "./age.js";
 import { type Env, isErr, makeDir, runTool, tildePath, writeAtomic } from "./fsutil.js";
@@ -139,10 +139,18 @@ export interface TeamCtx {
  */
 export async function initTeamFolder(
   ctx: TeamCtx,
-  path: string,
-  mode: "gpg" | "age",
-  recipients: readonly string[],
+  args: { positionals: string[]; values: Record<string, unknown> },
 ): Promise<number> {
+  const list = (v: unknown): string[] =>
+    Array.isArray(v) ? v.map(String) : typeof v === "string" ? [v] : [];
+  const path = typeof args.values.path === "string" ? args.values.path : undefined;
+  const gpg = args.values.gpg !== undefined;
+  const age = args.values.age !== undefined;
+  if (path === undefined) throw new UsageError("--age sets a team folder's recipients: add --path FOLDER");
+  if (gpg === age)
+    throw new UsageError("give the folder's recipients with --gpg KEYID... or --age RECIPIENT...");
+  const mode = gpg ? "gpg" : "age";
+  const recipients = [...list(args.values[mode]), ...args.positionals];
   const { openRootedStore } = await import("./mirrors.js");
   const { full, root, kind, prefix } = await openRootedStore(ctx.env, ctx.storeOption, {
     cwd: ctx.cwd,

@@ -143,11 +143,12 @@ class Pane {
     private readonly home: Home,
     private readonly env: Record<string, string> = {},
   ) {
-    this.socket = `sk-enroll-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    // The socket lives in the temporary home, so it goes away with it.
+    this.socket = join(home.dir, "tmux.sock");
   }
 
   tmux(args: string[], input?: string): string {
-    const r = spawnSync("tmux", ["-L", this.socket, "-f", "/dev/null", ...args], {
+    const r = spawnSync("tmux", ["-S", this.socket, "-f", "/dev/null", ...args], {
       env: { ...this.home.env, TERM: "xterm-256color", ...this.env },
       input,
       encoding: "utf8",
@@ -327,7 +328,7 @@ describe.skipIf(missing(["gpg", "pass", "oathtool", "zbarimg", "tmux", "strace"]
       expect(entry.split("\n")[0]).toBe(URI);
       for (const c of GOOGLE_CODES) expect(entry).toContain(`recovery: ${c}\n`);
       expect(entry).toMatch(/^verified: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
-      expect(entry).toMatch(/^printed: \d{4}-\d\d-\d\d$/m);
+      expect(entry).toMatch(/^printed: \d{4}-\d\d-\d\d\b/m);
       const log = sh(home, "git", [
         "-C",
         join(home.env.HOME, ".password-store"),

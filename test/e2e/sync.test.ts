@@ -28,7 +28,8 @@ describe("sync between two clones", () => {
   const inA = (args: string[], input?: string) => sk(home, ["--store", a, ...args], { input });
   const inB = (args: string[], input?: string) => sk(home, ["--store", b, ...args], { input });
   const names = (r: Run) => r.stdout.split("\n").filter(Boolean);
-  const audit = (run: typeof inA) => JSON.parse(run(["audit", "--json"]).stdout).findings as { finding: string; account: string | null }[];
+  const audit = (run: typeof inA) =>
+    JSON.parse(run(["audit", "--json"]).stdout).findings as { finding: string; account: string | null }[];
 
   beforeAll(() => {
     home = makeHome();
@@ -67,7 +68,9 @@ describe("sync between two clones", () => {
     expect(names(ok(inA(["list"])))).toEqual(["alpha/ann", "beta/bob"]);
     expect(names(ok(inB(["list"])))).toEqual(["alpha/ann", "beta/bob"]);
     // And the entries decrypt on the other side.
-    expect(ok(inB(["code", "alpha/ann", "--at", "0"])).stdout).toBe(ok(inA(["code", "alpha/ann", "--at", "0"])).stdout);
+    expect(ok(inB(["code", "alpha/ann", "--at", "0"])).stdout).toBe(
+      ok(inA(["code", "alpha/ann", "--at", "0"])).stdout,
+    );
   });
 
   it("changes to different entries on both sides merge by themselves", () => {
@@ -93,7 +96,12 @@ describe("sync between two clones", () => {
     expect(r.stderr).toMatch(/Conflict on alpha\/ann: kept this machine's version/);
     // This machine's version under the name, the other machine's as the conflict copy: nothing lost.
     const pass = (store: string, name: string) =>
-      sh(home, "age", ["-d", "-i", join(home.env.HOME, ".passage/identities"), join(store, "2fa", `${name}.age`)]);
+      sh(home, "age", [
+        "-d",
+        "-i",
+        join(home.env.HOME, ".passage/identities"),
+        join(store, "2fa", `${name}.age`),
+      ]);
     expect(ok(pass(b, "alpha/ann")).stdout).toMatch(/bbbb-7777[\s\S]*bbbb-8888/);
     expect(ok(pass(b, "alpha/ann")).stdout).not.toMatch(/aaaa-7777/);
     expect(ok(pass(b, copy!)).stdout).toMatch(/aaaa-7777/);
@@ -123,7 +131,9 @@ describe("sync between two clones", () => {
     // This machine (B) edited it, so its version stays; nothing of A's side is lost (A removed it).
     expect(names(ok(inB(["list"])))).toContain("gamma/cy");
     expect(ok(inB(["show", "gamma/cy"])).stdout).toMatch(/1 of 1/);
-    expect(r.stderr).toMatch(/Conflict on gamma\/cy: the other machine removed it, this one changed it; kept it\./);
+    expect(r.stderr).toMatch(
+      /Conflict on gamma\/cy: the other machine removed it, this one changed it; kept it\./,
+    );
     // The reverse: removed here, changed there: the removal wins here and the change is kept as a copy.
     ok(inA(["sync"]));
     ok(inB(["rm", "gamma/cy"], "y\n"));

@@ -73,11 +73,98 @@ export function loadFixtures(): Fixture[] {
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
+/** A small fast PRNG (xorshift32) so that a case is a seed: cheap to draw, replayable. */
+export class Rng {
+  private x: number;
+  constructor(seed: number) {
+    this.x = seed | 0 || 0x9e3779b9;
+  }
+  /** A 32-bit unsigned integer. */
+  next(): number {
+    let x = this.x;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.x = x;
+    return x >>> 0;
+  }
+  /** An integer in [0, n). */
+  int(n: number): number {
+    return n <= 0 ? 0 : this.next() % n;
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)];
+  }
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.next() & 0xff;
+    return out;
+  }
+  /** A short string of mixed characters (ASCII, punctuation, control, non-ASCII). */
+  text(max: number): string {
+    const alphabet = "aZ09 :/?&=%#+-_.~\"'\\\n\t\u0000\u00e9\u4e2d\u{1f600}ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    const chars = [...alphabet];
+    let out = "";
+    for (let i = this.int(max + 1); i > 0; i--) out += this.pick(chars);
+    return out;
+  }
+}
+
+/** Values of the wrong type, and the values that break parsers most often. */
+const NASTY: Json[] = [
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1,
+  1e308,
+  -1e308,
+  2 ** 53,
+  4294967296,
+  0.5,
+  "",
+  " ",
+  "0",
+  "-1",
+  "NaN",
+  "null",
+  "SHA1",
+  "SHA999",
+  "totp",
+  "hotp",
+  "steam",
+  "otpauth://totp/x?secret=",
+  "AAAA",
+  "====",
+  "%",
+  "\u0000",
+  "../../etc/passwd",
+  [],
+  {},
+  [null],
+  { type: null },
+  "x".repeat(5000),
+];
+
+function nastyValue(r: Rng): Json {
+  switch (r.int(4)) {
+    case 0:
+      return r.text(20);
+    case 1:
+      return r.int(2) === 0 ? r.next() - 2 ** 31 : (r.next() / 7) * (r.int(2) ? 1 : -1);
+    default:
+      return structuredClone(r.pick(NASTY));
+  }
+}
+
 /** Every path to a node of a JSON tree (the root is []). */
 function paths(v: Json, at: (string | number)[] = [], out: (string | number)[][] = []) {
   out.push(at);
-  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
-  else if (v !== null && typeof v === "object") for (const k of Object.keys(v)) paths(v[k], [...at, k], out);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) paths(v[i], [...at, i], out);
+  } else if (v !== null && typeof v === "object")
+    for (const k of Object.keys(v)) paths(v[k], [...at, k], out);
   return out;
 }
 
@@ -99,74 +186,23 @@ function setAt(root: Json, p: (string | number)[], value: Json | undefined): Jso
   return root;
 }
 
-/** Values of the wrong type, and the values that break parsers most often. */
-const nasty: fc.Arbitrary<Json> = fc.oneof(
-  fc.constantFrom<Json>(
-    null,
-    true,
-    false,
-    0,
-    -1,
-    1,
-    1e308,
-    -1e308,
-    2 ** 53,
-    4294967296,
-    0.5,
-    "",
-    " ",
-    "0",
-    "-1",
-    "NaN",
-    "null",
-    "SHA1",
-    "SHA999",
-    "totp",
-    "hotp",
-    "steam",
-    "otpauth://totp/x?secret=",
-    "AAAA",
-    "====",
-    "%",
-    "\u0000",
-    "../../etc/passwd",
-    [],
-    {},
-    [null],
-    { type: null },
-  ),
-  fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>,
-  fc.string({ maxLength: 40 }),
-  fc.integer(),
-  fc.double(),
-);
-
-/** One edit of a JSON tree: which node (an index into its paths) and what happens to it. */
-const jsonEdit = fc.record({
-  node: fc.nat(),
-  other: fc.nat(),
-  op: fc.constantFrom("delete", "replace", "swap", "copy", "stringify", "truncate-string", "wrap"),
-  value: nasty,
-  cut: fc.nat(),
-});
-
-/** Applies edits to a deep copy of a JSON tree. */
-export function mutateJson(tree: unknown, edits: fc.RecordValue<typeof jsonEdit>[]): Json {
+/** 1-4 edits of a JSON tree: delete, replace with a wrong type, swap two fields, copy, wrap. */
+export function mutateJson(tree: unknown, r: Rng): Json {
   let root = structuredClone(tree) as Json;
-  for (const e of edits) {
+  for (let n = 1 + r.int(4); n > 0; n--) {
     const all = paths(root);
-    const p = all[e.node % all.length];
-    const q = all[e.other % all.length];
+    const p = r.pick(all);
+    const q = r.pick(all);
     const here = getAt(root, p);
-    switch (e.op) {
-      case "delete":
+    switch (r.int(7)) {
+      case 0:
         root = setAt(root, p, undefined);
         break;
-      case "replace":
-        root = setAt(root, p, e.value);
+      case 1:
+        root = setAt(root, p, nastyValue(r));
         break;
-      case "swap": {
-        // Swapping a node with one of its own ancestors would make a cycle: only swap leaves' values.
+      case 2: {
+        // Swap two leaves' values (swapping a node with its own ancestor would make a cycle).
         const there = getAt(root, q);
         if (typeof here !== "object" && typeof there !== "object" && p.length > 0 && q.length > 0) {
           root = setAt(root, p, there);
@@ -174,16 +210,17 @@ export function mutateJson(tree: unknown, edits: fc.RecordValue<typeof jsonEdit>
         }
         break;
       }
-      case "copy":
+      case 3:
         if (p.length > 0) root = setAt(root, p, structuredClone(getAt(root, q)));
         break;
-      case "stringify":
+      case 4:
         root = setAt(root, p, JSON.stringify(here) ?? "");
         break;
-      case "truncate-string":
-        if (typeof here === "string") root = setAt(root, p, here.slice(0, e.cut % (here.length + 1)));
+      case 5:
+        if (typeof here === "string") root = setAt(root, p, here.slice(0, r.int(here.length + 1)));
+        else root = setAt(root, p, nastyValue(r));
         break;
-      case "wrap":
+      default:
         root = setAt(root, p, [here]);
         break;
     }
@@ -191,98 +228,97 @@ export function mutateJson(tree: unknown, edits: fc.RecordValue<typeof jsonEdit>
   return root;
 }
 
-/** A mutated JSON document as bytes (sometimes cut short). */
-export function jsonMutant(tree: unknown): fc.Arbitrary<Uint8Array> {
-  return fc
-    .tuple(fc.array(jsonEdit, { minLength: 1, maxLength: 4 }), fc.option(fc.nat(), { freq: 6 }))
-    .map(([edits, cut]) => {
-      const text = JSON.stringify(mutateJson(tree, edits));
-      const t = cut === null ? text : text.slice(0, cut % (text.length + 1));
-      return new TextEncoder().encode(t);
-    });
+function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
-/** One byte-level edit: flip, set, delete or duplicate a range, or cut the file. */
-const byteEdit = fc.record({
-  at: fc.nat(),
-  len: fc.integer({ min: 1, max: 64 }),
-  op: fc.constantFrom("flip", "set", "delete", "dup", "truncate", "insert"),
-  byte: fc.integer({ min: 0, max: 255 }),
-  bytes: fc.uint8Array({ maxLength: 32 }),
-});
-
-/** Applies byte edits to a copy. */
-export function mutateBytes(src: Uint8Array, edits: fc.RecordValue<typeof byteEdit>[]): Uint8Array {
-  let b = Uint8Array.from(src);
-  for (const e of edits) {
-    if (b.length === 0) return b;
-    const at = e.at % b.length;
-    const end = Math.min(b.length, at + e.len);
-    switch (e.op) {
-      case "flip":
-        b[at] ^= 1 << (e.byte % 8);
+/** 1-4 byte-level edits: flip a bit, overwrite, delete, duplicate or insert a range, or cut. */
+export function mutateBytes(src: Uint8Array, r: Rng): Uint8Array {
+  let b: Uint8Array = Uint8Array.from(src);
+  for (let n = 1 + r.int(4); n > 0 && b.length > 0; n--) {
+    const at = r.int(b.length);
+    const end = Math.min(b.length, at + 1 + r.int(64));
+    switch (r.int(6)) {
+      case 0:
+        b[at] ^= 1 << r.int(8);
         break;
-      case "set":
-        b.fill(e.byte, at, end);
+      case 1:
+        b.fill(r.int(256), at, end);
         break;
-      case "delete":
-        b = Uint8Array.from([...b.subarray(0, at), ...b.subarray(end)]);
+      case 2:
+        b = concat(b.subarray(0, at), b.subarray(end));
         break;
-      case "dup":
-        b = Uint8Array.from([...b.subarray(0, end), ...b.subarray(at, end), ...b.subarray(end)]);
+      case 3:
+        b = concat(b.subarray(0, end), b.subarray(at, end), b.subarray(end));
         break;
-      case "truncate":
+      case 4:
         b = b.slice(0, at);
         break;
-      case "insert":
-        b = Uint8Array.from([...b.subarray(0, at), ...e.bytes, ...b.subarray(at)]);
+      default:
+        b = concat(b.subarray(0, at), r.bytes(1 + r.int(16)), b.subarray(at));
         break;
     }
   }
   return b;
 }
 
-/** A byte-mutated copy of a file. */
-export function byteMutant(src: Uint8Array): fc.Arbitrary<Uint8Array> {
-  return fc.array(byteEdit, { minLength: 1, maxLength: 4 }).map((edits) => mutateBytes(src, edits));
+/** Line-level edits of a text file: drop, duplicate, swap lines, cut or salt one line. */
+export function mutateLines(src: Uint8Array, r: Rng): Uint8Array {
+  const l = Buffer.from(src).toString("utf8").split("\n");
+  for (let n = 1 + r.int(4); n > 0 && l.length > 0; n--) {
+    const i = r.int(l.length);
+    const j = r.int(l.length);
+    const cut = r.int(l[i].length + 1);
+    switch (r.int(5)) {
+      case 0:
+        l.splice(i, 1);
+        break;
+      case 1:
+        l.splice(i, 0, l[i]);
+        break;
+      case 2:
+        [l[i], l[j]] = [l[j], l[i]];
+        break;
+      case 3:
+        l[i] = l[i].slice(0, cut);
+        break;
+      default:
+        l[i] = l[i].slice(0, cut) + r.text(30) + l[i].slice(cut);
+    }
+  }
+  return new TextEncoder().encode(l.join("\n"));
 }
 
-/** Line-level edits of a text file: drop, duplicate, swap lines, or mangle one line. */
-export function lineMutant(src: Uint8Array): fc.Arbitrary<Uint8Array> {
-  const text = Buffer.from(src).toString("utf8");
-  const lines = text.split("\n");
-  return fc
-    .array(
-      fc.record({
-        i: fc.nat(),
-        j: fc.nat(),
-        op: fc.constantFrom("drop", "dup", "swap", "cut", "junk"),
-        junk: fc.string({ maxLength: 30 }),
-      }),
-      { minLength: 1, maxLength: 4 },
-    )
-    .map((edits) => {
-      const l = [...lines];
-      for (const e of edits) {
-        if (l.length === 0) break;
-        const i = e.i % l.length;
-        const j = e.j % l.length;
-        if (e.op === "drop") l.splice(i, 1);
-        else if (e.op === "dup") l.splice(i, 0, l[i]);
-        else if (e.op === "swap") [l[i], l[j]] = [l[j], l[i]];
-        else if (e.op === "cut") l[i] = l[i].slice(0, e.j % (l[i].length + 1));
-        else l[i] = l[i].slice(0, e.j % (l[i].length + 1)) + e.junk + l[i].slice(e.j % (l[i].length + 1));
-      }
-      return new TextEncoder().encode(l.join("\n"));
-    });
+/** A mutant of a file from a seed: JSON edits for JSON, line edits for text, byte edits for all. */
+export function mutantOf(f: Fixture, seed: number): { bytes: Uint8Array; how: string } {
+  const r = new Rng(seed);
+  const kinds =
+    f.json !== undefined ? ["json", "json", "bytes"] : isText(f.bytes) ? ["lines", "bytes"] : ["bytes"];
+  const how = r.pick(kinds);
+  let bytes: Uint8Array;
+  if (how === "json") {
+    const text = JSON.stringify(mutateJson(f.json, r));
+    // Now and then the document is cut short as well.
+    bytes = new TextEncoder().encode(r.int(6) === 0 ? text.slice(0, r.int(text.length + 1)) : text);
+  } else if (how === "lines") bytes = mutateLines(f.bytes, r);
+  else bytes = mutateBytes(f.bytes, r);
+  return { bytes, how };
 }
 
-/** Any mutation that suits the file: JSON edits for JSON, line edits for text, byte edits for all. */
-export function anyMutant(f: Fixture): fc.Arbitrary<Uint8Array> {
-  const options: fc.Arbitrary<Uint8Array>[] = [byteMutant(f.bytes)];
-  if (f.json !== undefined) options.push(jsonMutant(f.json), jsonMutant(f.json));
-  else if (isText(f.bytes)) options.push(lineMutant(f.bytes));
-  return fc.oneof(...options);
+/** Cases as fast-check values: a fixture and a seed; the mutant is computed from them. */
+export function mutantArb(pool: readonly Fixture[]): fc.Arbitrary<{ f: Fixture; seed: number }> {
+  return fc.record({ f: fc.constantFrom(...pool), seed: fc.integer() });
+}
+
+/** Random bytes of up to `max` bytes, from a seed. */
+export function randomBytesArb(max: number): fc.Arbitrary<Uint8Array> {
+  return fc.tuple(fc.integer(), fc.nat({ max })).map(([seed, n]) => new Rng(seed).bytes(n));
 }
 
 /** Whether bytes are UTF-8 text. */
@@ -294,3 +330,5 @@ export function isText(b: Uint8Array): boolean {
     return false;
   }
 }
+
+export { concat };

@@ -18,15 +18,20 @@ import { type Args, type Ctx, flags } from "../context.js";
 export const name = "init";
 export const summary = "Create a store: age (default, no gpg needed) or pass with --gpg KEYID";
 export const usage =
-  "sparekey init [--gpg KEYID...] [DIR]   (with --gpg, write DIR with a / in it, e.g. ./store)";
+  "sparekey init [--gpg KEYID...] [DIR]   (with --gpg, write DIR with a / in it, e.g. ./store); a team folder: sparekey init --gpg KEYID...|--age RECIPIENT... --path FOLDER";
 export const options = {
   gpg: { type: "string", multiple: true },
+  age: { type: "string", multiple: true },
+  path: { type: "string" },
 } as const;
 
 const INIT_MESSAGE = "Initialize sparekey store.";
 
 /** Creates an age store (default) or a pass store (`--gpg`), git-initialised, as pass/passage lay them out. */
 export async function run(ctx: Ctx, args: Args): Promise<number> {
+  // Team folders (issue 6): the recipients of one folder of an existing store, then re-encryption.
+  if (args.values.path !== undefined || args.values.age !== undefined)
+    return (await import("../../stores/team.js")).initTeamFolder(ctx, args);
   const gpgMode = args.values.gpg !== undefined;
   const { dir: dirArg, keyIds } = splitPositionals(ctx, args, gpgMode);
   const given = dirArg ?? ctx.storeOption ?? (ctx.env.SPAREKEY_STORE_DIR || undefined);
@@ -49,8 +54,6 @@ export async function run(ctx: Ctx, args: Args): Promise<number> {
     ctx.stderr(`${cap(aStore(kind))} is already initialized in ${shown}; nothing was changed.`);
     return 0;
   }
-  // (`--path SUBFOLDER` for team folders will slot in here: the same recipient set-up, written to
-  // DIR/SUBFOLDER/.gpg-id or .age-recipients, followed by re-encryption of that folder.)
   if (gpgMode) await initPass(ctx, dir, [...flags(args, "gpg"), ...keyIds]);
   else await initAge(ctx, dir, await defaultAgeCrypto());
   const selected = selectedRoot(ctx);

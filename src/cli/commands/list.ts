@@ -1,13 +1,15 @@
 import { UsageError } from "../../core/errors.js";
 import { readMany } from "../../stores/store.js";
-import { type Args, type Ctx, has } from "../context.js";
+import { type Args, type Ctx, flag, has } from "../context.js";
 import { type EntrySummary, errorLine, parseNamedEntry, summarizeEntry } from "../util.js";
 
 export const name = "list";
 export const summary = "List the accounts (names alone when piped; status columns on a terminal)";
-export const usage = "sparekey list [QUERY] [--json]";
+export const usage = "sparekey list [QUERY] [--json | --codes [--at TIME]]";
 export const options = {
   json: { type: "boolean" },
+  codes: { type: "boolean" },
+  at: { type: "string" },
 } as const;
 
 type Row = EntrySummary | { name: string; error: string };
@@ -41,6 +43,8 @@ export async function run(ctx: Ctx, args: Args): Promise<number> {
   const store = await ctx.openStore();
   const query = args.positionals[0]?.toLowerCase();
   const names = (await store.list()).filter((n) => query === undefined || n.toLowerCase().includes(query));
+  if (has(args, "codes")) return (await import("./watch.js")).printCodes(ctx, store, names, flag(args, "at"));
+  if (flag(args, "at") !== undefined) throw new UsageError("--at goes with --codes");
 
   if (has(args, "json")) {
     ctx.stdout(`${JSON.stringify(await summarize(store, names), null, 2)}\n`);
@@ -69,7 +73,7 @@ export async function run(ctx: Ctx, args: Args): Promise<number> {
         r.kind,
         r.verified ? "yes" : "no",
         codes === 0 ? "none" : `${r.recovery.unused} left`,
-        r.printed ?? "no",
+        r.printed?.slice(0, 10) ?? "no",
       ]);
     }
   }

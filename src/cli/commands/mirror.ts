@@ -263,10 +263,12 @@ async function syncOne(
   const fmt = await exportFormat(m.format);
   const dropped: Record<string, string> = {};
   const fits: MirrorItem[] = [];
+  const degraded: string[] = [];
   for (const i of items) {
     const lim = fmt.limitation(i.account);
     if (lim?.effect === "drop") dropped[i.name] = lim.why;
     else fits.push(i);
+    if (lim?.effect === "degrade") degraded.push(`Note: ${i.name}: ${lim.why}`);
   }
   const existing = await fs
     .readFile(m.file)
@@ -303,6 +305,7 @@ async function syncOne(
       throw new UserError(`writing ${shown} failed: the file read back differs`);
   });
   for (const [n, why] of Object.entries(dropped)) ctx.stderr(`Left out ${n}: ${why}`);
+  for (const line of degraded) ctx.stderr(line);
   ctx.stderr(
     `Mirrored ${fits.length} account${fits.length === 1 ? "" : "s"} to ${shown} (${m.format}): ${report}.`,
   );

@@ -47,8 +47,9 @@ export async function printCodes(
   ctx: Ctx,
   store: Store,
   names: readonly string[],
-  atMs: number,
+  at: string | undefined,
 ): Promise<number> {
+  const atMs = at === undefined ? ctx.now() : parseTime(at);
   const rows = await loadCodeRows(
     store,
     names.filter((n) => !conflictOf(n)),
