@@ -156,11 +156,13 @@ const cleanup = () => {
 // Snapshot the build: other work may rebuild dist/ while the benchmark runs.
 let BIN = opt.bin;
 if (!BIN) {
-  if (!existsSync(join(ROOT, "dist/node/run.js"))) must("node", [join(ROOT, "scripts/build.mjs")], process.env);
+  if (!existsSync(join(ROOT, "dist/node/run.js")))
+    must("node", [join(ROOT, "scripts/build.mjs")], process.env);
   const inst = join(work, "inst");
   mkdirSync(inst);
   cpSync(join(ROOT, "bin"), join(inst, "bin"), { recursive: true });
   cpSync(join(ROOT, "dist"), join(inst, "dist"), { recursive: true });
+  cpSync(join(ROOT, "package.json"), join(inst, "package.json"));
   symlinkSync(join(ROOT, "node_modules"), join(inst, "node_modules"));
   BIN = join(inst, "bin/sparekey");
 }
@@ -195,14 +197,16 @@ if (!passOtpOk) throw new Error("bench: pass-otp (pass otp) is not installed");
 log(`bench: setting up in ${work}`);
 const q = ["--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", ""];
 must("gpg", [...q, "--quick-gen-key", "Bench <bench@example.com>", "ed25519", "cert,sign", "never"], baseEnv);
-const fpr = /^fpr:+([0-9A-F]+):/m.exec(must("gpg", ["--list-keys", "--with-colons", "bench@example.com"], baseEnv))[1];
+const fpr = /^fpr:+([0-9A-F]+):/m.exec(
+  must("gpg", ["--list-keys", "--with-colons", "bench@example.com"], baseEnv),
+)[1];
 must("gpg", [...q, "--quick-add-key", fpr, "cv25519", "encr", "never"], baseEnv);
 
 const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-const secretOf = (i) => Array.from({ length: 32 }, (_, j) => B32[(i * 7 + j * 13 + ((i * j) % 5)) % 32]).join("");
+const secretOf = (i) =>
+  Array.from({ length: 32 }, (_, j) => B32[(i * 7 + j * 13 + ((i * j) % 5)) % 32]).join("");
 const nameOf = (i) => `svc${String(i).padStart(4, "0")}`;
-const uriOf = (i) =>
-  `otpauth://totp/Svc${i}:user${i}%40example.com?secret=${secretOf(i)}&issuer=Svc${i}`;
+const uriOf = (i) => `otpauth://totp/Svc${i}:user${i}%40example.com?secret=${secretOf(i)}&issuer=Svc${i}`;
 const names = Array.from({ length: N }, (_, i) => nameOf(i));
 
 // pass store, the way a pass-otp user makes it.
@@ -326,7 +330,13 @@ writeFileSync(
     },
   }),
 );
-writeFileSync(join(work, "uris100.txt"), `${names.slice(0, 100).map((n, i) => `${n} ${uriOf(i)}`).join("\n")}\n`);
+writeFileSync(
+  join(work, "uris100.txt"),
+  `${names
+    .slice(0, 100)
+    .map((n, i) => `${n} ${uriOf(i)}`)
+    .join("\n")}\n`,
+);
 let fresh = 0;
 const freshAgeImport = () => {
   const dir = join(work, `imp${fresh++}`);
@@ -419,10 +429,13 @@ out.push("| metric | sparekey (median) | compared with | that (median) | ratio |
 out.push("|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   const lim = (x, u = r.unit ?? "×") => (x == null ? "–" : `≤ ${x}${u}`);
-  if (r.na) out.push(`| ${r.metric} | ${r.na} | ${r.base ?? "–"} | | | ${lim(r.must)} | ${lim(r.aim)} | n/a |`);
+  if (r.na)
+    out.push(`| ${r.metric} | ${r.na} | ${r.base ?? "–"} | | | ${lim(r.must)} | ${lim(r.aim)} | n/a |`);
   else if (r.error) {
     failed = true;
-    out.push(`| ${r.metric} | error: ${r.error} | ${r.base} | | | ${lim(r.must)} | ${lim(r.aim)} | **ERROR** |`);
+    out.push(
+      `| ${r.metric} | error: ${r.error} | ${r.base} | | | ${lim(r.must)} | ${lim(r.aim)} | **ERROR** |`,
+    );
   } else if (r.mem !== undefined)
     out.push(
       `| ${r.metric} | ${r.mem.toFixed(1)} MB | – | | | ${lim(r.must, " MB")} | ${lim(r.aim, " MB")} | ${verdict(r.mem, r.must, r.aim)} |`,

@@ -1,7 +1,7 @@
 // Builds dist/ with esbuild (what Node runs) and, when bun is installed, the single-file
 // executable dist/sparekey-bin that bin/sparekey prefers because it starts in a few milliseconds.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -43,6 +43,9 @@ await build({
   logLevel: "warning",
 });
 
+// Node finds the module type here instead of walking up to the package's root for every chunk.
+writeFileSync(join(dist, "node/package.json"), '{ "type": "module" }\n');
+
 const bun = join(root, "node_modules/.bin/bun");
 if (process.env.SPAREKEY_NO_BUN !== "1" && existsSync(bun)) {
   try {
@@ -57,6 +60,10 @@ if (process.env.SPAREKEY_NO_BUN !== "1" && existsSync(bun)) {
         // Lazily imported commands become separate chunks: without this Bun loads the whole
         // bundle (pdfkit, zxing, kdbxweb...) at start-up, ~6 ms of CPU on every `sparekey code`.
         "--splitting",
+        // By default the binary reads .env and bunfig.toml from the working directory: a cloned
+        // repository's .env could then point sparekey at another store or identities file.
+        "--no-compile-autoload-dotenv",
+        "--no-compile-autoload-bunfig",
         join(root, "src/cli/run.ts"),
         "--outfile",
         join(dist, "sparekey-bin"),

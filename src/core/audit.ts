@@ -353,7 +353,12 @@ export function auditStore(input: AuditInput): Finding[] {
         entry.recovery.map((r) => r.code),
       );
       if (recorded === undefined && dropped !== undefined) {
-        add(name, "not-mirrored", `the ${where} cannot hold it: ${dropped}`, "sparekey mirror add kdbx FILE");
+        add(
+          name,
+          "not-mirrored",
+          `the ${where} cannot hold it: ${dropped}`,
+          `keep it in a mirror that can (sparekey mirror add kdbx FILE), or drop this one (sparekey mirror rm ${q(m.file)})`,
+        );
       } else if (recorded === undefined) {
         add(name, "not-mirrored", `not in the ${where}`, "sparekey mirror sync");
       } else if (recorded !== hash) {

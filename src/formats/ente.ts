@@ -120,13 +120,25 @@ export const enteImport: ImportFormat = {
   },
 };
 
-/** Ente Auth's plain export: one otpauth URI a line, which Ente imports as it is. */
+/** The display state Ente writes for a fresh code, so the file reads as Ente's own export. */
+const FRESH_DISPLAY = encodeURIComponent(
+  JSON.stringify({ pinned: false, trashed: false, lastUsedAt: 0, tapCount: 0, tags: [] }),
+);
+
+/** Ente Auth's plain export: one otpauth URI a line with Ente's `codeDisplay`, as the app writes it. */
 export const enteExport: ExportFormat = {
   id: "ente",
   label: "Ente Auth plain export",
   encrypted: false,
   limitation: () => null,
   async encode(accounts) {
-    return utf8(accounts.map((a) => `${formatUri(a.account)}\n`).join(""));
+    return utf8(
+      accounts
+        .map(({ account }) => {
+          const { extra: _drop, ...bare } = account;
+          return `${formatUri({ ...bare, extra: [["codeDisplay", FRESH_DISPLAY]] })}\n`;
+        })
+        .join(""),
+    );
   },
 };

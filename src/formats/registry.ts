@@ -5,7 +5,9 @@ import type { ExportFormat, ImportFormat } from "./types.js";
  * loaded only when an import runs, so list the loaders here, one line each.
  */
 export const IMPORT_FORMATS: Record<string, () => Promise<ImportFormat>> = {
-  // Binary containers and JSON with a distinctive shape first.
+  // Images first: the check is a few magic bytes, and no other format is an image.
+  qr: async () => (await import("./google.js")).qrImageImport,
+  // Binary containers and JSON with a distinctive shape.
   aegis: async () => (await import("./aegis.js")).aegisImport,
   "2fas": async () => (await import("./twofas.js")).twofasImport,
   ente: async () => (await import("./ente.js")).enteImport,
@@ -19,10 +21,9 @@ export const IMPORT_FORMATS: Record<string, () => Promise<ImportFormat>> = {
   lastpass: async () => (await import("./lastpass.js")).lastpassImport,
   steam: async () => (await import("./steam.js")).steamImport,
   authy: async () => (await import("./authy.js")).authyImport,
-  // Text and CSV formats, and images, last.
+  // Text and CSV formats last.
   apple: async () => (await import("./apple.js")).appleImport,
   google: async () => (await import("./google.js")).googleImport,
-  qr: async () => (await import("./google.js")).qrImageImport,
   uris: async () => (await import("./uris.js")).urisImport,
 };
 

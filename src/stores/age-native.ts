@@ -23,9 +23,8 @@ const ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----";
 const ARMOR_END = "-----END AGE ENCRYPTED FILE-----";
 /** scrypt with logN 22 already needs 4 GiB; anything above is a denial of service, not a key. */
 export const MAX_SCRYPT_LOG_N = 22;
-// DER wrappers that turn a raw 32-byte X25519 scalar / point into a key object.
+// The PKCS #8 wrapper that turns a raw 32-byte X25519 scalar into a private key.
 const PKCS8_X25519 = Buffer.from("302e020100300506032b656e04220420", "hex");
-const SPKI_X25519 = Buffer.from("302a300506032b656e032100", "hex");
 
 // ---------------------------------------------------------------------------------------------
 // bech32 (BIP 173) without the 90-character limit, as age uses it.
@@ -140,8 +139,8 @@ type PrivateKey = object;
 /** The primitives age needs; `x25519` throws on an invalid point or an all-zero result. */
 interface Backend {
   readonly name: "node" | "web";
-  importScalar(scalar: Uint8Array): Promise<PrivateKey>;
-  publicOf(key: PrivateKey): Promise<Uint8Array>;
+  /** The key for a raw 32-byte scalar, and its public point. */
+  importScalar(scalar: Uint8Array): Promise<{ key: PrivateKey; publicRaw: Uint8Array }>;
   x25519(key: PrivateKey, point: Uint8Array): Promise<Uint8Array>;
   hkdf(ikm: Uint8Array, salt: Uint8Array, info: string): Promise<Uint8Array>;
   hmac(key: Uint8Array, data: Uint8Array): Promise<Uint8Array>;
@@ -152,18 +151,35 @@ interface Backend {
 
 async function nodeBackend(): Promise<Backend> {
   const c = await import("node:crypto");
-  const publicKey = (point: Uint8Array) =>
-    c.createPublicKey({ key: Buffer.concat([SPKI_X25519, point]), format: "der", type: "spki" });
+  const b64url = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
+  // JWK, not DER: OpenSSL's DER decoders cost ~3 ms on first use. Node requires `x` in a private
+  // JWK but derives the public half from `d`; a zero `x` coming back means it did not.
+  const zeroX = b64url(new Uint8Array(32));
+  const publicRawOf = (key: KeyObject) =>
+    Buffer.from(c.createPublicKey(key).export({ format: "jwk" }).x ?? "", "base64url");
   return {
     name: "node",
-    importScalar: async (scalar) =>
-      c.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, scalar]), format: "der", type: "pkcs8" }),
-    publicOf: async (key) =>
-      (c.createPublicKey(key as KeyObject).export({ format: "der", type: "spki" }) as Buffer).subarray(
-        SPKI_X25519.length,
-      ),
+    async importScalar(scalar) {
+      let key = c.createPrivateKey({
+        key: { kty: "OKP", crv: "X25519", d: b64url(scalar), x: zeroX },
+        format: "jwk",
+      });
+      let publicRaw = publicRawOf(key);
+      if (publicRaw.length !== 32 || publicRaw.every((x) => x === 0)) {
+        key = c.createPrivateKey({
+          key: Buffer.concat([PKCS8_X25519, scalar]),
+          format: "der",
+          type: "pkcs8",
+        });
+        publicRaw = publicRawOf(key);
+      }
+      return { key, publicRaw };
+    },
     x25519: async (key, point) =>
-      c.diffieHellman({ privateKey: key as KeyObject, publicKey: publicKey(point) }),
+      c.diffieHellman({
+        privateKey: key as KeyObject,
+        publicKey: c.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: b64url(point) }, format: "jwk" }),
+      }),
     hkdf: async (ikm, salt, info) => new Uint8Array(c.hkdfSync("sha256", ikm, salt, info, 32)),
     hmac: async (key, data) => c.createHmac("sha256", key).update(data).digest(),
     seal(key, nonce, plaintext) {
@@ -198,10 +214,13 @@ async function webBackend(): Promise<Backend> {
   };
   return {
     name: "web",
-    importScalar: (scalar) =>
-      subtle.importKey("pkcs8", Buffer.concat([PKCS8_X25519, scalar]), X, false, ["deriveBits"]),
-    // WebCrypto cannot export the public half of an imported private key: multiply the base point.
-    publicOf: (key) => derive(key, basePoint),
+    async importScalar(scalar) {
+      const key = await subtle.importKey("pkcs8", Buffer.concat([PKCS8_X25519, scalar]), X, false, [
+        "deriveBits",
+      ]);
+      // WebCrypto cannot export the public half of an imported private key: multiply the base point.
+      return { key, publicRaw: await derive(key, basePoint) };
+    },
     x25519: derive,
     async hkdf(ikm, salt, info) {
       const k = await subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
@@ -268,7 +287,7 @@ function parseIdentity(b: Backend, s: string): Promise<Identity> {
   let id = identityCache.get(cacheKey);
   if (!id) {
     const scalar = decodeIdentity(s);
-    id = b.importScalar(scalar).then(async (key) => ({ key, publicRaw: await b.publicOf(key) }));
+    id = b.importScalar(scalar);
     identityCache.set(cacheKey, id);
   }
   return id;
@@ -514,8 +533,7 @@ export function createAgeNative(opts: { backend?: AgeBackend } = {}): AgeCrypto 
       const fileKey = randomBytes(16);
       const stanzas = await Promise.all(
         points.map(async (point): Promise<Stanza> => {
-          const ephemeral = await b.importScalar(randomBytes(32));
-          const share = await b.publicOf(ephemeral);
+          const { key: ephemeral, publicRaw: share } = await b.importScalar(randomBytes(32));
           const secret = await b.x25519(ephemeral, point);
           const wrapKey = await b.hkdf(secret, Buffer.concat([share, point]), X25519_LABEL);
           return {
@@ -554,7 +572,7 @@ export function createAgeNative(opts: { backend?: AgeBackend } = {}): AgeCrypto 
       const scalar = randomBytes(32);
       return {
         identity: encodeBech32("AGE-SECRET-KEY-", scalar).toUpperCase(),
-        recipient: encodeBech32("age", await b.publicOf(await b.importScalar(scalar))),
+        recipient: encodeBech32("age", (await b.importScalar(scalar)).publicRaw),
       };
     },
 

@@ -160,6 +160,8 @@ async function readLock(path: string): Promise<(LockInfo & { text: string }) | u
   try {
     const [text, st] = await Promise.all([fs.readFile(path, "utf8"), fs.stat(path)]);
     const [pid, , host] = text.trim().split(/\s+/);
+    // A lock whose holder was killed between creating the file and writing it is empty or torn.
+    if (!text.endsWith("\n")) return { pid: Number.NaN, host: "", mtimeMs: st.mtimeMs, text };
     return { pid: Number(pid), host: host ?? "", mtimeMs: st.mtimeMs, text };
   } catch (e) {
     if (isErr(e, "ENOENT")) return undefined;
@@ -170,8 +172,13 @@ async function readLock(path: string): Promise<(LockInfo & { text: string }) | u
 const STALE_MS = 60_000;
 const HEARTBEAT_MS = 15_000;
 
+/** Long enough for a live process to write the lock file it has just created. */
+const UNWRITTEN_MS = 1_000;
+
 function isStale(l: LockInfo, now: number): boolean {
   if (now - l.mtimeMs > STALE_MS) return true;
+  // Empty or torn: no process can be named; a live holder would have written it by now.
+  if (!Number.isInteger(l.pid) || l.pid <= 0) return now - l.mtimeMs > UNWRITTEN_MS;
   return l.host === hostname() && !pidAlive(l.pid);
 }
 
@@ -408,7 +415,8 @@ export abstract class DirStore implements Store {
     if (this.changed.size === 0) return;
     const paths = [...this.changed];
     this.changed.clear();
-    await commitPaths(this.root, paths, message, this.env);
+    // Under the store lock, so that concurrent commands never fight over git's index.lock.
+    await this.withLock(() => commitPaths(this.root, paths, message, this.env));
   }
 
   async withLock<T>(fn: () => Promise<T>): Promise<T> {

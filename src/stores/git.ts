@@ -1,5 +1,7 @@
+import { promises as fs } from "node:fs";
+import { sep } from "node:path";
 import { UserError } from "../core/errors.js";
-import { type Env, runTool } from "./fsutil.js";
+import { type Env, runTool, type ToolResult } from "./fsutil.js";
 
 /** The fallback identity, used only when git has none (a fresh machine or container). */
 const FALLBACK_NAME = "sparekey";
@@ -61,25 +63,88 @@ export async function commitPaths(
   if (paths.length === 0 || !(await isGitRepo(root, env))) return;
   const changed = await changedPaths(root, paths, env);
   if (changed.length === 0) return;
-  const add = await git(root, ["add", "-A", "--", ...changed], env);
+  const add = await gitLocked(root, () => git(root, ["add", "-A", "--", ...changed], env));
   if (add.code !== 0) throw new UserError(`git add failed in ${root}: ${lastLine(add.stderr)}`);
   const id = await identityArgs(root, env);
   // `commit -- paths` commits only these paths even when the user has other changes staged.
-  for (let attempt = 0; ; attempt++) {
-    const r = await runTool(
+  const r = await gitLocked(root, () =>
+    runTool(
       "git",
       [...id, "--literal-pathspecs", "-C", root, "commit", "-q", "-m", message, "--", ...changed],
       {
         env,
       },
-    );
-    if (r.code === 0) return;
-    // Another process committing at the same moment holds index.lock for a few milliseconds.
-    if (/index\.lock/.test(r.stderr) && attempt < 20) {
-      await new Promise((res) => setTimeout(res, 50 + Math.random() * 100));
-      continue;
+    ),
+  );
+  if (r.code !== 0) throw new UserError(`git commit failed in ${root}: ${lastLine(r.stderr)}`);
+}
+
+/** The lock file named in git's "Unable to create '…/.git/index.lock': File exists" (index, HEAD, refs). */
+function gitLockOf(stderr: string): string | undefined {
+  const m = /Unable to create '([^']+\.lock)': File exists/.exec(stderr);
+  return m?.[1].includes(`${sep}.git${sep}`) ? m[1] : undefined;
+}
+
+/**
+ * Whether a git process is at work in the repository at `root`: one whose working directory is
+ * inside it (`git -C root` and a user's git in the store both are). Linux reads /proc; elsewhere
+ * this returns undefined (unknown).
+ */
+async function gitRunningIn(root: string): Promise<boolean | undefined> {
+  let pids: string[];
+  try {
+    pids = (await fs.readdir("/proc")).filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid);
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    try {
+      const comm = (await fs.readFile(`/proc/${pid}/comm`, "utf8")).trim();
+      if (!comm.startsWith("git")) continue;
+      const cwd = await fs.readlink(`/proc/${pid}/cwd`);
+      if (cwd === root || cwd.startsWith(root + sep)) return true;
+    } catch {
+      // The process ended, or is not ours to look at.
     }
-    throw new UserError(`git commit failed in ${root}: ${lastLine(r.stderr)}`);
+  }
+  return false;
+}
+
+/**
+ * Removes a git lock file that no git process holds: one left by a git that was killed together
+ * with the sparekey that ran it (power cut, SIGKILL of the process group). Without /proc, a lock
+ * untouched for a minute counts as left over. The lock is renamed aside first and put back if it
+ * changed meanwhile, so that a lock a new git just took is never removed. Returns whether it went.
+ */
+async function removeStaleGitLock(lock: string, root: string): Promise<boolean> {
+  const before = await fs.stat(lock).catch(() => undefined);
+  if (!before) return true;
+  const running = await gitRunningIn(root);
+  if (running === true || (running === undefined && Date.now() - before.mtimeMs < 60_000)) return false;
+  const aside = `${lock}.stale-${process.pid}`;
+  try {
+    await fs.rename(lock, aside);
+  } catch {
+    return true;
+  }
+  const moved = await fs.stat(aside).catch(() => undefined);
+  if (moved && moved.ino !== before.ino) await fs.link(aside, lock).catch(() => {});
+  await fs.rm(aside, { force: true });
+  return true;
+}
+
+/**
+ * Runs a git command that takes git's own locks. While another git holds a lock (a concurrent
+ * commit, for a few milliseconds) it waits and retries, up to about 5 s; a lock that no running
+ * git holds was left by an interrupted run and is removed, so the store needs no manual repair.
+ */
+async function gitLocked(root: string, run: () => Promise<ToolResult>): Promise<ToolResult> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await run();
+    const lock = r.code === 0 ? undefined : gitLockOf(r.stderr);
+    if (!lock || attempt >= 40) return r;
+    if (await removeStaleGitLock(lock, root)) continue;
+    await new Promise((res) => setTimeout(res, 50 + Math.random() * 100));
   }
 }
 

@@ -18,6 +18,12 @@ import {
 } from "../../src/core/audit.js";
 import { formatEntry, parseEntry } from "../../src/core/entry.js";
 import { parseUri } from "../../src/core/uri.js";
+import {
+  formatMirrorStates,
+  mergeMirrorStates,
+  parseMirrorStates,
+  sameMirror,
+} from "../../src/stores/mirrors.js";
 
 const NOW = Date.parse("2026-12-04T12:00:00Z");
 const SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"; // 160 bits
@@ -303,5 +309,35 @@ describe("helpers", () => {
     expect(keys[0].subkeys[0]).toMatchObject({ fingerprint: "SUBFPR", expires: 1_790_000_000_000 });
     expect(keyUsableUntil(keys[0])).toBe(1_790_000_000_000);
     expect(keyUsableUntil(keys[1])).toBeUndefined();
+  });
+});
+
+describe("mirror state file", () => {
+  const record = fc.record({
+    format: fc.constantFrom("kdbx", "aegis"),
+    file: fc.constantFrom("/a", "/b", "/c"),
+    synced: fc
+      .date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true })
+      .map((d) => d.toISOString()),
+    entries: fc.dictionary(fc.stringMatching(/^[a-z]{1,5}$/), fc.stringMatching(/^[0-9a-f]{16}$/)),
+  });
+
+  it("merging keeps one record per mirror, the later sync's, and round-trips through the file", () => {
+    fc.assert(
+      fc.property(fc.array(record), fc.array(record), (a, b) => {
+        const merged = mergeMirrorStates(mergeMirrorStates([], a), b);
+        const keys = merged.map((m) => `${m.format} ${m.file}`);
+        expect(new Set(keys).size).toBe(keys.length);
+        for (const m of merged) {
+          const all = [...a, ...b].filter((x) => sameMirror(x, m)).map((x) => x.synced);
+          expect(m.synced).toBe(all.sort().at(-1));
+        }
+        expect(parseMirrorStates(formatMirrorStates(merged))).toEqual(
+          [...merged].sort((x, y) => x.file.localeCompare(y.file) || x.format.localeCompare(y.format)),
+        );
+      }),
+    );
+    expect(parseMirrorStates("not json")).toEqual([]);
+    expect(parseMirrorStates('{"mirrors":[{"file":1}]}')).toEqual([]);
   });
 });

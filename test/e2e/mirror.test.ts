@@ -1,7 +1,7 @@
 // Mirrors: a second password manager kept in step with the store. The KDBX mirror is checked with
 // the real keepassxc-cli; the audit sees what is missing or stale without the mirror's password.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Home, hasTool, makeHome, ROOT, type Run, sh, sk } from "./harness.js";
@@ -147,6 +147,15 @@ describe.skipIf(!CI && !hasTool("keepassxc-cli"))("mirrors", () => {
     expect(r.stderr).toMatch(/0 added, 0 updated, 1 removed/);
     expect(kx(["show", db, "sparekey/npm/Npm"]).code).not.toBe(0);
     expect(ok(kx(["show", "-s", db, "Bank"])).stdout).toMatch(/hunter2/);
+    // An idle sync leaves the database and the store's history alone.
+    const store = join(home.env.HOME, ".passage/store");
+    const head = sh(home, "git", ["-C", store, "rev-parse", "HEAD"]).stdout;
+    const mtime = statSync(db).mtimeMs;
+    expect(ok(sk(home, ["mirror", "sync", "--password-file", pwFile])).stderr).toMatch(
+      /0 added, 0 updated, 0 removed/,
+    );
+    expect(sh(home, "git", ["-C", store, "rev-parse", "HEAD"]).stdout).toBe(head);
+    expect(statSync(db).mtimeMs).toBe(mtime);
   });
 
   it("an aegis mirror is written encrypted and tracked; mirror rm forgets it", () => {
@@ -159,6 +168,10 @@ describe.skipIf(!CI && !hasTool("keepassxc-cli"))("mirrors", () => {
     expect(typeof json.db).toBe("string");
     expect(readFileSync(vault, "utf8")).not.toMatch(/JBSWY3DP/);
     expect(mirrorFindings()).toEqual([]);
+    // A mirror file that vanished holds nothing.
+    renameSync(vault, `${vault}.aside`);
+    expect(mirrorFindings()).toHaveLength(4);
+    renameSync(`${vault}.aside`, vault);
     expect(
       ok(sk(home, ["mirror", "list"]))
         .stdout.split("\n")

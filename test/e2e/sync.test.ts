@@ -1,7 +1,7 @@
 // `sparekey sync` between two clones of one store through a bare repository, all in a temp dir:
 // changes to different entries merge by themselves; a conflicting edit keeps both versions.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Home, makeHome, ROOT, type Run, sh, sk } from "./harness.js";
@@ -118,6 +118,32 @@ describe("sync between two clones", () => {
     ok(inB(["sync"]));
     expect(names(ok(inB(["list"])))).toEqual(["alpha/ann", "beta/bob"]);
     expect(readFileSync(join(b, "2fa/alpha/ann.age")).length).toBeGreaterThan(0);
+  });
+
+  it("mirror state recorded on both machines merges record by record", () => {
+    const pw = join(home.dir, "pw");
+    writeFileSync(pw, "pw\n");
+    ok(inA(["mirror", "add", "aegis", join(home.dir, "a-vault.json")]));
+    ok(inB(["mirror", "add", "aegis", join(home.dir, "b-vault.json")]));
+    ok(inA(["mirror", "sync", "--password-file", pw]));
+    ok(inB(["mirror", "sync", "--password-file", pw]));
+    ok(inA(["sync"]));
+    const r = ok(inB(["sync"]));
+    expect(r.stderr).not.toMatch(/[Cc]onflict/);
+    ok(inA(["sync"]));
+    for (const store of [a, b]) {
+      const state = JSON.parse(readFileSync(join(store, ".sparekey/mirrors.json"), "utf8"));
+      expect(state.mirrors.map((m: { file: string }) => m.file).sort()).toEqual([
+        join(home.dir, "a-vault.json"),
+        join(home.dir, "b-vault.json"),
+      ]);
+    }
+    expect(audit(inA).filter((f) => /mirror/.test(f.finding))).toEqual([]);
+    expect(audit(inB).filter((f) => /mirror/.test(f.finding))).toEqual([]);
+    ok(inA(["mirror", "rm", join(home.dir, "a-vault.json")]));
+    ok(inB(["mirror", "rm", join(home.dir, "b-vault.json")]));
+    ok(inA(["sync"]));
+    ok(inB(["sync"]));
   });
 
   it("a removal on one side and an edit on the other keeps the edit as a conflict copy", () => {

@@ -67,7 +67,8 @@ export const anyAccount: fc.Arbitrary<Account> = fc
     counter: fc.integer({ min: 0, max: 2 ** 40 }),
   })
   .filter((r) => r.issuer !== "" || r.account !== "")
-  .map((r) => makeAccount(r as Partial<Account> & { secret: string }));
+  // Steam codes are always 30 seconds.
+  .map((r) => makeAccount({ ...r, period: r.kind === "steam" ? 30 : r.period } as Partial<Account> & { secret: string }));
 
 /** Accounts that the export format can hold (it drops none of them). */
 export function holdable(fmt: ExportFormat): fc.Arbitrary<Account[]> {

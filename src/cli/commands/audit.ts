@@ -106,11 +106,16 @@ export async function run(ctx: Ctx, args: Args): Promise<number> {
       : { name: n, text: got.text };
   });
   const states = await readMirrorStates(root);
-  const mirrors: MirrorInfo[] = mirrorsOf(await readMirrorConfig(ctx.env), root).map((m) => ({
-    format: m.format,
-    file: tildePath(m.file, ctx.env.HOME),
-    state: states.find((s) => sameMirror(s, m)),
-  }));
+  // A mirror file that has gone missing holds nothing, whatever the state file says.
+  const mirrors: MirrorInfo[] = await Promise.all(
+    mirrorsOf(await readMirrorConfig(ctx.env), root).map(async (m) => ({
+      format: m.format,
+      file: tildePath(m.file, ctx.env.HOME),
+      state: (await fs.stat(m.file).catch(() => undefined))
+        ? states.find((s) => sameMirror(s, m))
+        : undefined,
+    })),
+  );
   const [gitState, keys] = await Promise.all([
     gitInfo(root, ctx.env),
     kind === "pass" ? recipientKeys(root, ctx.env) : Promise.resolve([]),

@@ -37,7 +37,7 @@ interface Source {
   bytes: Uint8Array;
 }
 
-/** Where the password comes from: a flag, or the terminal (asked per encrypted file). */
+/** The password a flag gives (--password-file: its first line; --password-env: a variable), if any. */
 export async function passwordFromFlags(ctx: Ctx, args: Args): Promise<string | undefined> {
   const file = flag(args, "password-file");
   const env = flag(args, "password-env");
@@ -104,6 +104,14 @@ async function detectFormat(
       // A detector that trips over odd content simply does not claim it.
     }
   }
+  const t = text?.trim() ?? "";
+  if (/^[[{]/.test(t)) {
+    try {
+      JSON.parse(t);
+    } catch {
+      throw new UserError(`${src.file}: damaged file: it is not valid JSON (cut short?)`);
+    }
+  }
   throw new UserError(
     `${src.file}: unknown format; name it with --format (${Object.keys(IMPORT_FORMATS).join(", ")})`,
   );
@@ -119,7 +127,7 @@ async function decodeSource(
   ctx: Ctx,
   src: Source,
   forced: string | undefined,
-  flagPassword: string | undefined,
+  flagPassword: () => Promise<string | undefined>,
 ): Promise<{ codec: ImportFormat; decoded: Decoded }> {
   const text = textOf(src.bytes);
   const codec = await detectFormat(src, text, forced);
@@ -131,7 +139,7 @@ async function decodeSource(
     encrypted = false;
   }
   if (encrypted) {
-    password = flagPassword;
+    password = await flagPassword();
     if (password === undefined) {
       const answer = await ctx.prompt(`Password for ${src.file}: `, { secret: true });
       if (answer === null || answer === "") throw new UserError(`${src.file}: no password given`);
@@ -224,7 +232,15 @@ export async function run(ctx: Ctx, args: Args): Promise<number> {
   if (forced !== undefined && !IMPORT_FORMATS[forced]) {
     throw new UsageError(`unknown format "${forced}" (one of: ${Object.keys(IMPORT_FORMATS).join(", ")})`);
   }
-  const flagPassword = await passwordFromFlags(ctx, args);
+  if (flag(args, "password-file") !== undefined && flag(args, "password-env") !== undefined) {
+    throw new UsageError("give either --password-file or --password-env, not both");
+  }
+  // Read only when a file turns out to be encrypted, then kept for the other files.
+  let cached: Promise<string | undefined> | undefined;
+  const flagPassword = () => {
+    cached ??= passwordFromFlags(ctx, args);
+    return cached;
+  };
   const dryRun = has(args, "dry-run");
 
   // Decode every file before touching the store: a bad file leaves it unchanged.

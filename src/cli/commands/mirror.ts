@@ -278,6 +278,7 @@ async function syncOne(
   const opts = { password, randomBytes: ctx.randomBytes, now: ctx.now() };
   let bytes: Uint8Array;
   let report: string;
+  let unchanged = false;
   if (m.format === "kdbx") {
     // A new database starts from the codec's empty one, so it gets the codec's KDF settings.
     let base: Uint8Array | undefined = existing ? new Uint8Array(existing) : undefined;
@@ -292,18 +293,22 @@ async function syncOne(
     );
     bytes = r.bytes;
     report = `${r.added} added, ${r.updated} updated, ${r.removed} removed`;
+    // Nothing changed: leave the file (and its modification time, which file-sync tools watch) alone.
+    unchanged = existing !== undefined && r.added + r.updated + r.removed === 0;
   } else {
     const out = await fmt.encode(fits, opts);
     if (!(out instanceof Uint8Array)) throw new UserError(`the ${m.format} codec did not give one file`);
     bytes = out;
     report = "rewritten";
   }
-  await checkWritten(m.format, bytes, password, fits, m.file);
-  await writeAtomic(m.file, bytes, async (temp) => {
-    const back = new Uint8Array(await fs.readFile(temp));
-    if (back.length !== bytes.length || back.some((b, i) => b !== bytes[i]))
-      throw new UserError(`writing ${shown} failed: the file read back differs`);
-  });
+  if (!unchanged) {
+    await checkWritten(m.format, bytes, password, fits, m.file);
+    await writeAtomic(m.file, bytes, async (temp) => {
+      const back = new Uint8Array(await fs.readFile(temp));
+      if (back.length !== bytes.length || back.some((b, i) => b !== bytes[i]))
+        throw new UserError(`writing ${shown} failed: the file read back differs`);
+    });
+  }
   for (const [n, why] of Object.entries(dropped)) ctx.stderr(`Left out ${n}: ${why}`);
   for (const line of degraded) ctx.stderr(line);
   ctx.stderr(
@@ -314,6 +319,9 @@ async function syncOne(
   // An entry that could not be read keeps what the mirror held of it (KDBX keeps the old copy).
   if (m.format === "kdbx")
     for (const n of unreadable) if (before?.entries[n] !== undefined) entries[n] = before.entries[n];
+  const same = (a: object | undefined, b: object | undefined) => stableJson(a ?? {}) === stableJson(b ?? {});
+  // The same content as recorded: keep the record (and its time), so an idle sync commits nothing.
+  if (before && same(before.entries, entries) && same(before.dropped, dropped)) return before;
   return {
     format: m.format,
     file: m.file,
@@ -321,6 +329,10 @@ async function syncOne(
     entries,
     ...(Object.keys(dropped).length > 0 ? { dropped } : {}),
   };
+}
+
+function stableJson(o: object): string {
+  return JSON.stringify(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 function plural(n: number, word: string): string {
