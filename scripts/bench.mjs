@@ -6,7 +6,8 @@
 //
 // Options: --pairs N (short rows, default 30), --heavy-pairs N (loops and imports, default 3),
 // --quick (10 and 2), --bin PATH (default: bin/sparekey, snapshotted so a concurrent rebuild of
-// dist/ cannot disturb the run), --keep (leave the temp dir).
+// dist/ cannot disturb the run), --keep (leave the temp dir), --readme (also write the table into
+// README.md between the BENCH markers).
 import { spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
@@ -32,6 +33,7 @@ const { values: opt } = parseArgs({
     quick: { type: "boolean" },
     bin: { type: "string" },
     keep: { type: "boolean" },
+    readme: { type: "boolean" },
   },
 });
 const PAIRS = Number(opt.pairs ?? (opt.quick ? 10 : 30));
@@ -455,4 +457,20 @@ if (scaling.length > 0) {
     out.push(`| ${s.count} | ${fmt(s.ms)} | ${(s.ms / s.count).toFixed(2)} ms | ${s.mb.toFixed(1)} MB |`);
 } else out.push("`list --codes` scaling: n/a (command not built yet)");
 process.stdout.write(`${out.join("\n")}\n`);
+if (opt.readme) {
+  const readme = join(ROOT, "README.md");
+  const text = readFileSync(readme, "utf8");
+  const begin = "<!-- BENCH:begin -->";
+  const end = "<!-- BENCH:end -->";
+  const block = `${begin}\n${out.join("\n")}\n${end}`;
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  writeFileSync(
+    readme,
+    i >= 0 && j > i
+      ? text.slice(0, i) + block + text.slice(j + end.length)
+      : `${text.trimEnd()}\n\n## Speed\n\nMeasured with \`npm run bench\` (see scripts/bench.mjs).\n\n${block}\n`,
+  );
+  log("bench: README.md updated");
+}
 process.exitCode = failed ? 1 : 0;

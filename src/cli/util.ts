@@ -30,6 +30,9 @@ export function parseNamedEntry(name: string, text: string): Entry & { account: 
 
 /** Resolves QUERY to one name (exact, or a unique case-insensitive part). */
 export async function resolveName(store: Store, query: string): Promise<string> {
+  // An exact name opens directly, as with pass: one stat instead of walking the whole store
+  // (~4 ms of `sparekey code` on 200 entries, issue 7). An invalid name falls through to matching.
+  if (await store.exists(query).catch(() => false)) return query;
   return matchQuery(await store.list(), query);
 }
 

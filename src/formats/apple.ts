@@ -3,7 +3,7 @@ import { UserError } from "../core/errors.js";
 import { formatUri } from "../core/uri.js";
 import { accountFromTotpField } from "./bitwarden.js";
 import type { ExportFormat, ImportFormat } from "./types.js";
-import { collect, textOf, utf8 } from "./util.js";
+import { collect, parseRecoveryNote, recoveryNote, textOf, utf8 } from "./util.js";
 
 /** The columns of the first line, lower-cased, when it is a header with an OTPAuth column. */
 function header(text: string | null): string[] | null {
@@ -38,11 +38,12 @@ export const appleImport: ImportFormat = {
       throw new UserError("damaged CSV file: it is not valid CSV");
     }
     const at = (name: string[]) => cols.findIndex((c) => name.includes(c));
-    const [iTitle, iUrl, iUser, iOtp] = [
+    const [iTitle, iUrl, iUser, iOtp, iNotes] = [
       at(["title"]),
       at(["url", "website", "login_uri"]),
       at(["username", "login_username"]),
       at(["otpauth"]),
+      at(["notes"]),
     ];
     const items = rows.slice(1).filter((r) => (r[iOtp] ?? "").trim() !== "");
     const out = collect(
@@ -50,7 +51,9 @@ export const appleImport: ImportFormat = {
       (r, i) => (r[iTitle] ?? "").trim() || `row ${i + 2}`,
       (r) => {
         const title = (r[iTitle] ?? "").trim() || hostOf(iUrl >= 0 ? (r[iUrl] ?? "") : "");
-        return { account: accountFromTotpField(r[iOtp], title, iUser >= 0 ? (r[iUser] ?? "") : "") };
+        const account = accountFromTotpField(r[iOtp], title, iUser >= 0 ? (r[iUser] ?? "") : "");
+        const recovery = parseRecoveryNote(iNotes >= 0 ? r[iNotes] : "");
+        return recovery.length > 0 ? { account, recovery } : { account };
       },
     );
     const without = rows.length - 1 - items.length;
@@ -85,9 +88,10 @@ export const appleExport: ExportFormat = {
   },
   async encode(accounts) {
     const lines = ["Title,URL,Username,Password,Notes,OTPAuth"];
-    for (const { name, account: a } of accounts) {
+    for (const { name, account: a, recovery } of accounts) {
+      const notes = recoveryNote(recovery) ?? "";
       lines.push(
-        [a.issuer || a.account || name, "", a.account, "", "", formatUri(a)].map(csvField).join(","),
+        [a.issuer || a.account || name, "", a.account, "", notes, formatUri(a)].map(csvField).join(","),
       );
     }
     return utf8(`${lines.join("\r\n")}\r\n`);

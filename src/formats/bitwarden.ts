@@ -15,6 +15,8 @@ import {
   needPassword,
   num,
   parseJson,
+  parseRecoveryNote,
+  recoveryNote,
   SkipEntry,
   str,
   textOf,
@@ -71,9 +73,14 @@ function decodeItems(items: unknown[]): Decoded {
     (it): ImportedAccount => {
       const login = it.login as Record<string, unknown>;
       // The Authenticator app may keep the issuer beside a bare secret.
-      return {
-        account: accountFromTotpField(str(login.totp), str(it.name), str(login.username), str(login.issuer)),
-      };
+      const account = accountFromTotpField(
+        str(login.totp),
+        str(it.name),
+        str(login.username),
+        str(login.issuer),
+      );
+      const recovery = parseRecoveryNote(it.notes);
+      return recovery.length > 0 ? { account, recovery } : { account };
     },
   );
   const without = items.length - withKey.length;
@@ -180,9 +187,10 @@ async function decodeCsv(text: string): Promise<Decoded> {
   }
   const header = rows[0].map((c) => c.trim().toLowerCase());
   const col = (name: string) => header.indexOf(name);
-  const [iName, iUser, iTotp] = [col("name"), col("login_username"), col("login_totp")];
+  const [iName, iUser, iTotp, iNotes] = [col("name"), col("login_username"), col("login_totp"), col("notes")];
   const items = rows.slice(1).map((r) => ({
     name: r[iName] ?? "",
+    notes: iNotes >= 0 ? (r[iNotes] ?? "") : "",
     login: { username: iUser >= 0 ? (r[iUser] ?? "") : "", totp: r[iTotp] ?? "" },
   }));
   return decodeItems(items);
@@ -231,14 +239,14 @@ export const bitwardenExport: ExportFormat = {
     return null;
   },
   async encode(accounts, opts) {
-    const items = accounts.map(({ name, account: a }) => ({
+    const items = accounts.map(({ name, account: a, recovery }) => ({
       id: uuid4(opts.randomBytes),
       organizationId: null,
       folderId: null,
       type: 1,
       reprompt: 0,
       name: a.issuer || a.account || name,
-      notes: null,
+      notes: recoveryNote(recovery),
       favorite: false,
       login: { uris: [], username: a.account || null, password: null, totp: totpField(a) },
       collectionIds: null,

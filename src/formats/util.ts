@@ -194,13 +194,38 @@ export function label(issuer: unknown, account: unknown, fallback: string): stri
   return i || a || fallback;
 }
 
+/** A wrong password (or a file damaged so that it looks like one): the caller may ask again. */
+export class WrongPasswordError extends UserError {
+  override name = "WrongPasswordError";
+}
+
 /** A UserError for a wrong password (the same words for every format). */
 export function wrongPassword(): UserError {
-  return new UserError("wrong password, or the file is damaged");
+  return new WrongPasswordError("wrong password, or the file is damaged");
 }
 
 /** Requires the password that the caller should have asked for. */
 export function needPassword(password: string | undefined): string {
   if (password === undefined) throw new UserError("this file is encrypted: a password is needed");
   return password;
+}
+
+const RECOVERY_HEADER = "Recovery codes (sparekey):";
+
+/** A note holding the unused recovery codes, for password managers that keep notes; null without codes. */
+export function recoveryNote(codes: readonly string[] | undefined): string | null {
+  return codes && codes.length > 0 ? `${RECOVERY_HEADER}\n${codes.join("\n")}` : null;
+}
+
+/** The recovery codes of a note that `recoveryNote` wrote (the lines after its header, up to a blank line). */
+export function parseRecoveryNote(note: unknown): string[] {
+  const lines = str(note).split(/\r?\n/);
+  const at = lines.findIndex((l) => l.trim() === RECOVERY_HEADER);
+  if (at < 0) return [];
+  const out: string[] = [];
+  for (const l of lines.slice(at + 1)) {
+    if (l.trim() === "") break;
+    out.push(l.trim());
+  }
+  return out;
 }

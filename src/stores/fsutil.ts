@@ -61,6 +61,24 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /**
+ * Removes the temp files of one target left by processes that died mid-write (files outside the
+ * store's entry folders, such as mirrors, are never listed by walkNames, which cleans those).
+ */
+async function removeStaleTemps(dir: string, base: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${base}.tmp-`;
+  for (const n of names) {
+    const m = n.startsWith(prefix) ? TEMP_RE.exec(n) : null;
+    if (m && !pidAlive(Number(m[1]))) await fs.rm(join(dir, n), { force: true }).catch(() => {});
+  }
+}
+
+/**
  * Replaces `target` atomically: the bytes go to a 0600 temp file beside it, are fsynced, checked by
  * `verify` (read back and decrypted by the caller), then renamed over the target. On any failure
  * the temp file is removed and the old target is left as it was.
@@ -71,6 +89,7 @@ export async function writeAtomic(
   verify?: (tempPath: string) => Promise<void>,
 ): Promise<void> {
   const dir = dirname(target);
+  await removeStaleTemps(dir, basename(target));
   const temp = join(dir, `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
   let h: fs.FileHandle | undefined;
   try {

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { makeAccount, sameKey } from "../../src/core/account.js";
 import { formatPlan, missingBatches, planImport } from "../../src/cli/importplan.js";
+import { makeAccount, sameKey } from "../../src/core/account.js";
 
 const acc = (secret: string, issuer: string, account: string, kind: "totp" | "hotp" = "totp") =>
   makeAccount({ secret, issuer, account, kind });
@@ -19,7 +19,10 @@ describe("planImport", () => {
         { file: "g", imported: { account: acc(C, "Mail", "bob") } },
         { file: "g", imported: { account: acc(C, "Mail", "bob", "hotp") } },
       ],
-      [{ name: "github/alice", account: acc(A, "GitHub", "alice") }, { name: "mail/bob", account: null }],
+      [
+        { name: "github/alice", account: acc(A, "GitHub", "alice") },
+        { name: "mail/bob", account: null },
+      ],
       [{ file: "g", skipped: { what: "Old (x)", why: "MD5 codes are not supported" } }],
     );
     expect(plan.rows.map((r) => [r.action, r.name, r.why])).toEqual([
@@ -62,7 +65,9 @@ describe("planImport", () => {
           incoming.map((e) => ({ file: "f", imported: { account: acc(e.s, e.i, e.n, e.k) } })),
           existing,
         );
-        const all = [...existing.map((e) => e.name), ...plan.writes.map((w) => w.name)].map((n) => n.toLowerCase());
+        const all = [...existing.map((e) => e.name), ...plan.writes.map((w) => w.name)].map((n) =>
+          n.toLowerCase(),
+        );
         expect(new Set(all).size).toBe(all.length);
         const writes = plan.writes.map((w) => w.account!);
         writes.forEach((k, i) => {
@@ -76,7 +81,12 @@ describe("planImport", () => {
 
   it("formats a table grouped by file", () => {
     const plan = planImport([{ file: "a.json", imported: { account: acc(A, "GitHub", "alice") } }], []);
-    expect(formatPlan(plan, [{ file: "a.json", label: "Aegis vault" }, { file: "b.txt", label: "URIs" }])).toEqual([
+    expect(
+      formatPlan(plan, [
+        { file: "a.json", label: "Aegis vault" },
+        { file: "b.txt", label: "URIs" },
+      ]),
+    ).toEqual([
       "a.json (Aegis vault):",
       "  add     github/alice GitHub (alice)",
       "b.txt (URIs):",
@@ -93,7 +103,9 @@ describe("missingBatches", () => {
         { file: "3.png", part: { id: 7, index: 2, size: 3 } },
         { file: "x.png", part: { id: 9, index: 0, size: 1 } },
       ]),
-    ).toEqual(["1.png, 3.png: Google export of 3 QR codes; code 2 of 3 is missing (import those images too)"]);
+    ).toEqual([
+      "1.png, 3.png: Google export of 3 QR codes; code 2 of 3 is missing (import those images too)",
+    ]);
     expect(missingBatches([{ file: "a", part: { id: 0, index: 0, size: 4 } }])).toEqual([
       "a: Google export of 4 QR codes; codes 2, 3 and 4 of 4 are missing (import those images too)",
     ]);

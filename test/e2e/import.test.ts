@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, makeAccount } from "../../src/core/account.js";
 import { parseUri } from "../../src/core/uri.js";
+import { EXPORTS, MORE, plainAccounts, QR } from "../formats/roundtrip-arb.js";
 import { type Home, hasTool, makeHome, ROOT, type Run, sh, sk } from "./harness.js";
-import { EXPORTS, MORE, QR, plainAccounts } from "../formats/roundtrip-arb.js";
 
 const RUNTIMES: [string, string][] = [
   ["default", ""],
@@ -44,7 +44,8 @@ function expectOneLine(r: Run, file: string, msg: RegExp): void {
 describe("import: the authenticator exports, each into an empty store", () => {
   let home: Home;
   let n = 0;
-  const run = (args: string[], env: Record<string, string> = {}): Run => sk(home, args, { env: { PW: "test", ...env } });
+  const run = (args: string[], env: Record<string, string> = {}): Run =>
+    sk(home, args, { env: { PW: "test", ...env } });
   const fresh = (): string => {
     const dir = join(home.dir, `store-${n++}`);
     const r = run(["init", dir]);
@@ -62,9 +63,21 @@ describe("import: the authenticator exports, each into an empty store", () => {
     ["aegis_plain.json", 7, (a) => a],
     ["aegis_encrypted.json", 7, (a) => a],
     ["aegis_plain_grouped_v2.json", 7, (a) => a],
-    ["2fas_authenticator.json", 6, (a) => makeAccount({ ...a, kind: "totp", algorithm: "SHA1", digits: 6, period: 30 })],
-    ["2fas_authenticator_plain.2fas", 4, (a) => makeAccount({ ...a, kind: "totp", period: a.kind === "hotp" ? 30 : a.period })],
-    ["2fas_authenticator_encrypted.2fas", 4, (a) => makeAccount({ ...a, kind: "totp", period: a.kind === "hotp" ? 30 : a.period })],
+    [
+      "2fas_authenticator.json",
+      6,
+      (a) => makeAccount({ ...a, kind: "totp", algorithm: "SHA1", digits: 6, period: 30 }),
+    ],
+    [
+      "2fas_authenticator_plain.2fas",
+      4,
+      (a) => makeAccount({ ...a, kind: "totp", period: a.kind === "hotp" ? 30 : a.period }),
+    ],
+    [
+      "2fas_authenticator_encrypted.2fas",
+      4,
+      (a) => makeAccount({ ...a, kind: "totp", period: a.kind === "hotp" ? 30 : a.period }),
+    ],
     ["2fas_authenticator_plain_v3.2fas", 6, (a) => a],
     ["2fas_authenticator_encrypted_v3.2fas", 6, (a) => a],
     ["2fas_authenticator_plain_v4.2fas", 5, (a) => a],
@@ -101,7 +114,14 @@ describe("import: the authenticator exports, each into an empty store", () => {
       .map((l) => ({ ...parseUri(l), extra: undefined }));
     for (const f of ["encrypted.lowcomplexity.txt", "encrypted.nominalcomplexity.txt"]) {
       const store = fresh();
-      const r = run(["--store", store, "import", join(MORE, "ente", f), "--password-file", join(MORE, "ente/password")]);
+      const r = run([
+        "--store",
+        store,
+        "import",
+        join(MORE, "ente", f),
+        "--password-file",
+        join(MORE, "ente/password"),
+      ]);
       expect(r.code, r.stderr).toBe(0);
       const got = storeAccounts(run, store).map((a) => ({ ...a, extra: undefined }));
       if (f.startsWith("encrypted.nominal")) expect(got.sort(bySecret)).toEqual(want.sort(bySecret));
@@ -132,9 +152,21 @@ describe("import: the authenticator exports, each into an empty store", () => {
     const damaged = join(home.dir, "damaged.json");
     writeFileSync(damaged, readFileSync(join(EXPORTS, "aegis_plain.json"), "utf8").slice(0, 300));
     const cases: [string[], string, RegExp][] = [
-      [[join(EXPORTS, "aegis_encrypted.json"), "--password-env", "WRONG"], "aegis_encrypted.json", /wrong password/],
-      [[join(EXPORTS, "2fas_authenticator_encrypted_v4.2fas"), "--password-env", "WRONG"], "2fas_authenticator_encrypted_v4.2fas", /wrong password/],
-      [[join(MORE, "ente/encrypted.lowcomplexity.txt"), "--password-env", "WRONG"], "encrypted.lowcomplexity.txt", /wrong password/],
+      [
+        [join(EXPORTS, "aegis_encrypted.json"), "--password-env", "WRONG"],
+        "aegis_encrypted.json",
+        /wrong password/,
+      ],
+      [
+        [join(EXPORTS, "2fas_authenticator_encrypted_v4.2fas"), "--password-env", "WRONG"],
+        "2fas_authenticator_encrypted_v4.2fas",
+        /wrong password/,
+      ],
+      [
+        [join(MORE, "ente/encrypted.lowcomplexity.txt"), "--password-env", "WRONG"],
+        "encrypted.lowcomplexity.txt",
+        /wrong password/,
+      ],
       // A good file first: nothing of it may be written when a later file fails.
       [[join(EXPORTS, "aegis_plain.json"), damaged], "damaged.json", /not valid JSON/],
       [[join(home.dir, "missing.json")], "missing.json", /no such file/],
@@ -159,8 +191,12 @@ describe("import: the authenticator exports, each into an empty store", () => {
     writeFileSync(other, "otpauth://totp/Deno:Mason?secret=JBSWY3DPEHPK3PXP&issuer=Deno\n");
     const dry = run(["--store", store, "import", "--dry-run", other]);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stderr).toMatch(/rename +deno\/mason-2 +Deno \(Mason\) +deno\/mason already holds a different key/);
-    expect(dry.stderr).toMatch(/Dry run: would import 1 key \(1 under a new name\), 0 skipped; nothing written\./);
+    expect(dry.stderr).toMatch(
+      /rename +deno\/mason-2 +Deno \(Mason\) +deno\/mason already holds a different key/,
+    );
+    expect(dry.stderr).toMatch(
+      /Dry run: would import 1 key \(1 under a new name\), 0 skipped; nothing written\./,
+    );
     expect(storeAccounts(run, store)).toHaveLength(7);
     const real = run(["--store", store, "import", other]);
     expect(real.code, real.stderr).toBe(0);
@@ -188,7 +224,9 @@ describe("import: the authenticator exports, each into an empty store", () => {
     const r = run(["--store", store, "import", file]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Imported 60 keys, 0 skipped\./);
-    expect(sh(home, "git", ["-C", store, "log", "--format=%s"]).stdout).toMatch(/^Import 60 2FA keys from many\.txt\.\n/);
+    expect(sh(home, "git", ["-C", store, "log", "--format=%s"]).stdout).toMatch(
+      /^Import 60 2FA keys from many\.txt\.\n/,
+    );
     expect(run(["--store", store, "list"]).stdout.split("\n").filter(Boolean)).toHaveLength(60);
   });
 });
@@ -233,7 +271,11 @@ describe.each(RUNTIMES)("import: Google screenshots, %s runtime", (_label, runti
   });
 
   it("several images of one export: the batch is checked, the import is one commit", () => {
-    const r = run(["import", join(QR, "GoogleAuthenticatorExport_1.png"), join(QR, "GoogleAuthenticatorExport_2.png")]);
+    const r = run([
+      "import",
+      join(QR, "GoogleAuthenticatorExport_1.png"),
+      join(QR, "GoogleAuthenticatorExport_2.png"),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     // Both images are code 2 of 3 of the same export: codes 1 and 3 are missing.
     expect(r.stderr).toMatch(/warning: .*codes 1 and 3 of 3 are missing/);
@@ -260,7 +302,9 @@ describe("import: QR decoding speed", () => {
         };
         const zbar = time("zbarimg", ["-q", "--raw", f]);
         const ours = time(join(ROOT, "bin/sparekey"), ["import", "--dry-run", f]);
-        const node = time(join(ROOT, "bin/sparekey"), ["import", "--dry-run", f], { SPAREKEY_RUNTIME: "node" });
+        const node = time(join(ROOT, "bin/sparekey"), ["import", "--dry-run", f], {
+          SPAREKEY_RUNTIME: "node",
+        });
         console.log(
           `QR decode, best of 5: zbarimg ${zbar.toFixed(0)} ms; sparekey import --dry-run ${ours.toFixed(0)} ms (${(ours / zbar).toFixed(1)}x), under Node ${node.toFixed(0)} ms (${(node / zbar).toFixed(1)}x)`,
         );

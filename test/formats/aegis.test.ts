@@ -19,7 +19,9 @@ describe("Aegis vault", () => {
     const bytes = fixture(join(EXPORTS, "aegis_encrypted.json"));
     expect(aegisImport.isEncrypted(bytes, text(bytes))).toBe(true);
     expectPlain(await aegisImport.decode({ bytes, fileName: "v", password: "test" }), 7);
-    await expect(aegisImport.decode({ bytes, fileName: "v", password: "tset" })).rejects.toThrow(/wrong password/);
+    await expect(aegisImport.decode({ bytes, fileName: "v", password: "tset" })).rejects.toThrow(
+      /wrong password/,
+    );
     await expect(aegisImport.decode({ bytes, fileName: "v" })).rejects.toThrow(/password is needed/);
   });
 
@@ -45,7 +47,10 @@ describe("Aegis vault", () => {
       bytes: fixture(join(MORE, "aegis/aegis-json-unencrypted-with-bad-period-digits.json")),
       fileName: "x",
     });
-    expect(d.skipped.map((s) => s.why)).toEqual(["invalid number of digits (0)", "invalid period (0 seconds)"]);
+    expect(d.skipped.map((s) => s.why)).toEqual([
+      "invalid number of digits (0)",
+      "invalid period (0 seconds)",
+    ]);
   });
 
   it("refuses damaged vaults with one line", async () => {
@@ -60,17 +65,26 @@ describe("Aegis vault", () => {
     }
     const good = JSON.parse(text(fixture(join(EXPORTS, "aegis_encrypted.json"))));
     good.db = `${good.db.slice(0, 40)}AAAA${good.db.slice(44)}`;
-    await expect(aegisImport.decode({ bytes: enc(JSON.stringify(good)), fileName: "x", password: "test" })).rejects.toThrow(
-      /do not decrypt/,
-    );
+    await expect(
+      aegisImport.decode({ bytes: enc(JSON.stringify(good)), fileName: "x", password: "test" }),
+    ).rejects.toThrow(/do not decrypt/);
   });
 
   it("writes one password slot with Aegis's scrypt cost and a fresh nonce each time", async () => {
-    const a = { name: "x", account: (await aegisImport.decode({ bytes: fixture(join(EXPORTS, "aegis_plain.json")), fileName: "x" })).accounts[0].account };
+    const a = {
+      name: "x",
+      account: (
+        await aegisImport.decode({ bytes: fixture(join(EXPORTS, "aegis_plain.json")), fileName: "x" })
+      ).accounts[0].account,
+    };
     let seed = 7;
     const rnd = (n: number) => Uint8Array.from({ length: n }, () => (seed = (seed * 31 + 17) % 251));
-    const v1 = JSON.parse(text((await aegisExport.encode([a], { password: "pw", randomBytes: rnd, now: 0 })) as Uint8Array));
-    const v2 = JSON.parse(text((await aegisExport.encode([a], { password: "pw", randomBytes: rnd, now: 0 })) as Uint8Array));
+    const v1 = JSON.parse(
+      text((await aegisExport.encode([a], { password: "pw", randomBytes: rnd, now: 0 })) as Uint8Array),
+    );
+    const v2 = JSON.parse(
+      text((await aegisExport.encode([a], { password: "pw", randomBytes: rnd, now: 0 })) as Uint8Array),
+    );
     expect(v1.header.slots).toHaveLength(1);
     expect(v1.header.slots[0]).toMatchObject({ type: 1, n: 32768, r: 8, p: 1 });
     expect(v1.header.params.nonce).not.toBe(v2.header.params.nonce);
@@ -78,9 +92,12 @@ describe("Aegis vault", () => {
   });
 
   it("round-trips every account, plain (property)", async () => {
-    await fc.assert(fc.asyncProperty(holdable(aegisExport), (as) => roundTrip(aegisExport, aegisImport, as)), {
-      numRuns: 100,
-    });
+    await fc.assert(
+      fc.asyncProperty(holdable(aegisExport), (as) => roundTrip(aegisExport, aegisImport, as)),
+      {
+        numRuns: 100,
+      },
+    );
   });
 
   it("round-trips encrypted (property, few runs: scrypt is slow)", async () => {

@@ -26,7 +26,8 @@ describe("Apple Passwords / 1Password CSV", () => {
   });
 
   it("reads 1Password's column order", async () => {
-    const csv = "Title,Url,Username,Password,OTPAuth,Favorite,Archived,Tags,Notes\nMail,https://mail.test,me,pw,otpauth://totp/Mail:me?secret=JBSWY3DPEHPK3PXP,false,false,,\n";
+    const csv =
+      "Title,Url,Username,Password,OTPAuth,Favorite,Archived,Tags,Notes\nMail,https://mail.test,me,pw,otpauth://totp/Mail:me?secret=JBSWY3DPEHPK3PXP,false,false,,\n";
     const d = await appleImport.decode({ bytes: enc(csv), fileName: "x.csv" });
     expect(d.accounts.map((a) => [a.account.issuer, a.account.account])).toEqual([["Mail", "me"]]);
   });
@@ -36,16 +37,35 @@ describe("Apple Passwords / 1Password CSV", () => {
     expect(appleImport.detect(enc(bw), bw, "x")).toBe(false);
   });
 
+  it("carries the unused recovery codes in the Notes column, both ways", async () => {
+    const account = makeAccount({ secret: "JBSWY3DPEHPK3PXP", issuer: "GitHub", account: "alice" });
+    const out = (await appleExport.encode([{ name: "g", account, recovery: ["one", "two"] }], {
+      randomBytes: () => new Uint8Array(),
+      now: 0,
+    })) as Uint8Array;
+    const back = await appleImport.decode({ bytes: out, fileName: "x.csv" });
+    expect(back.accounts[0].recovery).toEqual(["one", "two"]);
+  });
+
   it("exports only time-based codes", () => {
-    expect(appleExport.limitation(makeAccount({ secret: "JBSWY3DPEHPK3PXP", kind: "hotp" }))?.effect).toBe("drop");
-    expect(appleExport.limitation(makeAccount({ secret: "JBSWY3DPEHPK3PXP", kind: "steam" }))?.effect).toBe("drop");
+    expect(appleExport.limitation(makeAccount({ secret: "JBSWY3DPEHPK3PXP", kind: "hotp" }))?.effect).toBe(
+      "drop",
+    );
+    expect(appleExport.limitation(makeAccount({ secret: "JBSWY3DPEHPK3PXP", kind: "steam" }))?.effect).toBe(
+      "drop",
+    );
     expect(appleExport.limitation(makeAccount({ secret: "JBSWY3DPEHPK3PXP" }))).toBeNull();
   });
 
   it("round-trips every account it can hold, quoting commas and quotes (property)", async () => {
-    await fc.assert(fc.asyncProperty(holdable(appleExport), (as) => roundTrip(appleExport, appleImport, as)), {
-      numRuns: 100,
-    });
-    await roundTrip(appleExport, appleImport, [makeAccount({ secret: "JBSWY3DPEHPK3PXP", issuer: 'a,"b"', account: "x\ny" })]);
+    await fc.assert(
+      fc.asyncProperty(holdable(appleExport), (as) => roundTrip(appleExport, appleImport, as)),
+      {
+        numRuns: 100,
+      },
+    );
+    await roundTrip(appleExport, appleImport, [
+      makeAccount({ secret: "JBSWY3DPEHPK3PXP", issuer: 'a,"b"', account: "x\ny" }),
+    ]);
   });
 });

@@ -71,8 +71,18 @@ describe("Bitwarden", () => {
       got[f] = d.accounts.map((a) => `${a.account.kind} ${a.account.issuer}|${a.account.account}`);
     }
     expect(got).toEqual({
-      "bitwarden.csv": ["totp ISSUER|LABEL_256_8_15", "totp ISSUER_DEFAULT|LABEL_DEFAULT", "steam SteamName|", "totp SevenDigits|Seven digit username"],
-      "bitwarden.json": ["totp ISSUER|LABEL_256_8_15", "totp ISSUER_DEFAULT|LABEL_DEFAULT", "steam SteamName|", "totp SevenDigits|Seven digit username"],
+      "bitwarden.csv": [
+        "totp ISSUER|LABEL_256_8_15",
+        "totp ISSUER_DEFAULT|LABEL_DEFAULT",
+        "steam SteamName|",
+        "totp SevenDigits|Seven digit username",
+      ],
+      "bitwarden.json": [
+        "totp ISSUER|LABEL_256_8_15",
+        "totp ISSUER_DEFAULT|LABEL_DEFAULT",
+        "steam SteamName|",
+        "totp SevenDigits|Seven digit username",
+      ],
       "bitwarden_app.json": ["totp ItemWithTOTP|myusername"],
       "bitwarden_sample.csv": ["totp Code 2|", "totp Code 3|", "totp Code1|"],
     });
@@ -117,15 +127,36 @@ describe("Bitwarden", () => {
   });
 
   it("drops HOTP on export, with the reason", () => {
-    expect(bitwardenExport.limitation(makeAccount({ secret: "JBSWY3DPEHPK3PXP", kind: "hotp" }))).toMatchObject({
+    expect(
+      bitwardenExport.limitation(makeAccount({ secret: "JBSWY3DPEHPK3PXP", kind: "hotp" })),
+    ).toMatchObject({
       effect: "drop",
       why: /HOTP/,
     });
   });
 
+  it("carries the unused recovery codes in the item's notes, both ways", async () => {
+    const account = makeAccount({ secret: "JBSWY3DPEHPK3PXP", issuer: "GitHub", account: "alice" });
+    const out = await bitwardenExport.encode(
+      [{ name: "github/alice", account, recovery: ["7xk2-9fqa", "m3pd-81zc"] }],
+      {
+        randomBytes: testRandom(1),
+        now: 0,
+      },
+    );
+    expect(JSON.parse(text(out as Uint8Array)).items[0].notes).toBe(
+      "Recovery codes (sparekey):\n7xk2-9fqa\nm3pd-81zc",
+    );
+    const back = await bitwardenImport.decode({ bytes: out as Uint8Array, fileName: "x" });
+    expect(back.accounts[0].recovery).toEqual(["7xk2-9fqa", "m3pd-81zc"]);
+  });
+
   it("round-trips every account it can hold (property)", async () => {
-    await fc.assert(fc.asyncProperty(holdable(bitwardenExport), (as) => roundTrip(bitwardenExport, bitwardenImport, as)), {
-      numRuns: 100,
-    });
+    await fc.assert(
+      fc.asyncProperty(holdable(bitwardenExport), (as) => roundTrip(bitwardenExport, bitwardenImport, as)),
+      {
+        numRuns: 100,
+      },
+    );
   });
 });

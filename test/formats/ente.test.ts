@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { enteExport, enteImport } from "../../src/formats/ente.js";
 import { parseUri } from "../../src/core/uri.js";
+import { enteExport, enteImport } from "../../src/formats/ente.js";
 import { comparable, EXPORTS, expectPlain, fixture, holdable, MORE, roundTrip } from "./roundtrip-arb.js";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -18,19 +18,24 @@ describe("Ente Auth", () => {
   });
 
   it("skips a trashed code and says so", async () => {
-    const d = await enteImport.decode({ bytes: fixture(join(MORE, "ente/plain_with_hotp.txt")), fileName: "x" });
+    const d = await enteImport.decode({
+      bytes: fixture(join(MORE, "ente/plain_with_hotp.txt")),
+      fileName: "x",
+    });
     expect(d.accounts).toHaveLength(5);
     expect(d.skipped).toEqual([{ what: "line 3", why: "it is in Ente's trash" }]);
   });
 
-  it.each(["plain.txt", "plain_20_entries.txt", "plain_with_missing_fields.txt", "plain_with_steam_and_hotp.txt"])(
-    "reads %s",
-    async (f) => {
-      const d = await enteImport.decode({ bytes: fixture(join(MORE, "ente", f)), fileName: f });
-      expect(d.accounts.length).toBeGreaterThan(0);
-      expect(d.skipped).toEqual([]);
-    },
-  );
+  it.each([
+    "plain.txt",
+    "plain_20_entries.txt",
+    "plain_with_missing_fields.txt",
+    "plain_with_steam_and_hotp.txt",
+  ])("reads %s", async (f) => {
+    const d = await enteImport.decode({ bytes: fixture(join(MORE, "ente", f)), fileName: f });
+    expect(d.accounts.length).toBeGreaterThan(0);
+    expect(d.skipped).toEqual([]);
+  });
 
   const want = readFileSync(join(MORE, "ente/encrypted_decrypted.txt"), "utf8")
     .split("\n")
@@ -56,12 +61,17 @@ describe("Ente Auth", () => {
     const bytes = fixture(join(MORE, "ente/encrypted.lowcomplexity.txt"));
     const d = await enteImport.decode({ bytes, fileName: "x", password });
     expect(d.accounts.map((a) => a.account.kind)).toEqual(["hotp", "totp", "steam"]);
-    await expect(enteImport.decode({ bytes, fileName: "x", password: "Password" })).rejects.toThrow(/wrong password/);
+    await expect(enteImport.decode({ bytes, fileName: "x", password: "Password" })).rejects.toThrow(
+      /wrong password/,
+    );
   });
 
   it("round-trips every account (property)", async () => {
-    await fc.assert(fc.asyncProperty(holdable(enteExport), (as) => roundTrip(enteExport, enteImport, as)), {
-      numRuns: 100,
-    });
+    await fc.assert(
+      fc.asyncProperty(holdable(enteExport), (as) => roundTrip(enteExport, enteImport, as)),
+      {
+        numRuns: 100,
+      },
+    );
   });
 });

@@ -52,13 +52,17 @@ describe("Google Authenticator migration", () => {
     const got = await qrImageImport.decode({ bytes, fileName: f, readQr: readQrCodes });
     const want = decodeMigration(expected.get(f)!);
     expect(want.accounts.length).toBeGreaterThan(0);
-    expect(got.accounts.map((a) => comparable(a.account))).toEqual(want.accounts.map((a) => comparable(a.account)));
+    expect(got.accounts.map((a) => comparable(a.account))).toEqual(
+      want.accounts.map((a) => comparable(a.account)),
+    );
     expect(got.batches).toEqual(want.batches);
   });
 
   it("gets issuer, kind and counter right from a real code", () => {
     const d = decodeMigration(expected.get("GoogleAuthenticator_ScreenshotBigQR.jpeg")!);
-    expect(d.accounts.map((a) => [a.account.kind, a.account.issuer, a.account.account, a.account.counter])).toEqual([
+    expect(
+      d.accounts.map((a) => [a.account.kind, a.account.issuer, a.account.account, a.account.counter]),
+    ).toEqual([
       ["totp", "", "code 1 google auth", 0],
       ["totp", "TestApp", "Google4 code", 0],
       ["totp", "TestApp", "user@example.com", 0],
@@ -71,8 +75,12 @@ describe("Google Authenticator migration", () => {
   });
 
   it("reports where a code sits in its batch", () => {
-    expect(decodeMigration(expected.get("GoogleAuthenticatorExport_1.png")!).batches).toEqual([{ id: 0, index: 1, size: 3 }]);
-    expect(decodeMigration(expected.get("GoogleAuthenticatorExport_3.png")!).batches).toEqual([{ id: 0, index: 0, size: 4 }]);
+    expect(decodeMigration(expected.get("GoogleAuthenticatorExport_1.png")!).batches).toEqual([
+      { id: 0, index: 1, size: 3 },
+    ]);
+    expect(decodeMigration(expected.get("GoogleAuthenticatorExport_3.png")!).batches).toEqual([
+      { id: 0, index: 0, size: 4 },
+    ]);
   });
 
   it("keeps a raw + in the data as base64, and reads the text form", async () => {
@@ -81,7 +89,11 @@ describe("Google Authenticator migration", () => {
     let secret = "";
     for (let i = 0; !uri.includes("+") && i < 1000; i++) {
       secret = encodeBase32(new Uint8Array(10).fill(i));
-      const p = writePayload([makeAccount({ secret, issuer: "I", account: "a" })], { id: 1, index: 0, size: 1 });
+      const p = writePayload([makeAccount({ secret, issuer: "I", account: "a" })], {
+        id: 1,
+        index: 0,
+        size: 1,
+      });
       uri = `otpauth-migration://offline?data=${toBase64(p)}`;
     }
     expect(uri).toContain("+");
@@ -107,15 +119,17 @@ describe("Google Authenticator migration", () => {
     w.join();
     const d = decodeMigration(migrationUri(w.finish()));
     expect(d.skipped).toEqual([{ what: "old", why: "MD5 codes are not supported" }]);
-    expect(() => decodeMigration("otpauth-migration://offline?data=CjcKFGoYhiGoahqG")).toThrow(/damaged migration/);
+    expect(() => decodeMigration("otpauth-migration://offline?data=CjcKFGoYhiGoahqG")).toThrow(
+      /damaged migration/,
+    );
     expect(() => decodeMigration("otpauth-migration://offline?x=1")).toThrow(/no data/);
   });
 
   it("refuses an image without a key, with one line", async () => {
     const bytes = fixture(join(QR, "example.png"));
-    await expect(qrImageImport.decode({ bytes, fileName: "example.png", readQr: readQrCodes })).rejects.toThrow(
-      /holds no 2FA key/,
-    );
+    await expect(
+      qrImageImport.decode({ bytes, fileName: "example.png", readQr: readQrCodes }),
+    ).rejects.toThrow(/holds no 2FA key/);
   });
 
   it("lists what the app cannot hold", () => {
@@ -123,7 +137,10 @@ describe("Google Authenticator migration", () => {
     expect(lim({ secret: "AAAAAAAAAAAAAAAA", kind: "steam" })?.effect).toBe("drop");
     expect(lim({ secret: "AAAAAAAAAAAAAAAA", period: 60 })?.effect).toBe("drop");
     expect(lim({ secret: "AAAAAAAAAAAAAAAA", digits: 7 })?.effect).toBe("drop");
-    expect(lim({ secret: "AAAAAAAAAAAAAAAA", algorithm: "SHA256" })).toMatchObject({ effect: "degrade", why: /SHA256/ });
+    expect(lim({ secret: "AAAAAAAAAAAAAAAA", algorithm: "SHA256" })).toMatchObject({
+      effect: "degrade",
+      why: /SHA256/,
+    });
     expect(lim({ secret: "AAAAAAAAAAAAAAAA", kind: "hotp", period: 60 })).toBeNull();
     expect(lim({ secret: "AAAAAAAAAAAAAAAA" })).toBeNull();
   });
@@ -134,14 +151,24 @@ describe("Google Authenticator migration", () => {
       return;
     }
     const accounts = Array.from({ length: 23 }, (_, i) =>
-      makeAccount({ secret: `JBSWY3DPEHPK3P${"ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i]}Q`, issuer: `Site ${i}`, account: `user${i}@example.com`, kind: i % 5 === 0 ? "hotp" : "totp", counter: i }),
+      makeAccount({
+        secret: `JBSWY3DPEHPK3P${"ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i]}Q`,
+        issuer: `Site ${i}`,
+        account: `user${i}@example.com`,
+        kind: i % 5 === 0 ? "hotp" : "totp",
+        counter: i,
+      }),
     );
     const out = await googleExport.encode(
       accounts.map((account, i) => ({ name: `n${i}`, account })),
       { randomBytes: testRandom(9), now: 0 },
     );
     if (out instanceof Uint8Array) throw new Error("expected files");
-    expect(out.files.map((f) => f.name)).toEqual(["google-1-of-3.png", "google-2-of-3.png", "google-3-of-3.png"]);
+    expect(out.files.map((f) => f.name)).toEqual([
+      "google-1-of-3.png",
+      "google-2-of-3.png",
+      "google-3-of-3.png",
+    ]);
     const dir = mkdtempSync(join(tmpdir(), "sk-google-"));
     try {
       const back = [];
@@ -155,7 +182,9 @@ describe("Google Authenticator migration", () => {
       }
       expect(back.map((b) => b.batches[0].index)).toEqual([0, 1, 2]);
       expect(new Set(back.map((b) => b.batches[0].id)).size).toBe(1);
-      expect(back.flatMap((b) => b.accounts.map((a) => comparable(a.account)))).toEqual(accounts.map(comparable));
+      expect(back.flatMap((b) => b.accounts.map((a) => comparable(a.account)))).toEqual(
+        accounts.map(comparable),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

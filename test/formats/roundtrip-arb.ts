@@ -20,7 +20,9 @@ export function fixture(path: string): Uint8Array {
 
 /** The seven accounts of plain.txt, by secret. */
 export function plainAccounts(): Map<string, Account> {
-  const lines = readFileSync(join(EXPORTS, "plain.txt"), "utf8").split("\n").filter((l) => l.trim() !== "");
+  const lines = readFileSync(join(EXPORTS, "plain.txt"), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
   return new Map(lines.map((l) => [parseUri(l).secret, parseUri(l)]));
 }
 
@@ -34,7 +36,11 @@ export function comparable(a: Account): Omit<Account, "extra"> {
 }
 
 /** Checks every decoded account against plain.txt by secret, and that the expected count came out. */
-export function expectPlain(decoded: Decoded, count: number, deviation: (a: Account) => Deviation = () => "none") {
+export function expectPlain(
+  decoded: Decoded,
+  count: number,
+  deviation: (a: Account) => Deviation = () => "none",
+) {
   const want = plainAccounts();
   expect(decoded.accounts).toHaveLength(count);
   for (const { account } of decoded.accounts) {
@@ -43,8 +49,10 @@ export function expectPlain(decoded: Decoded, count: number, deviation: (a: Acco
     const d = deviation(w!);
     if (d === "secret-only") continue;
     let e: Account = w!;
-    if (d === "totp-sha1-6-30") e = makeAccount({ ...w!, kind: "totp", algorithm: "SHA1", digits: 6, period: 30 });
-    if (d === "totp-kept-algo") e = makeAccount({ ...w!, kind: "totp", period: w!.kind === "hotp" ? 30 : w!.period });
+    if (d === "totp-sha1-6-30")
+      e = makeAccount({ ...w!, kind: "totp", algorithm: "SHA1", digits: 6, period: 30 });
+    if (d === "totp-kept-algo")
+      e = makeAccount({ ...w!, kind: "totp", period: w!.kind === "hotp" ? 30 : w!.period });
     expect(comparable(account)).toEqual(comparable(e));
   }
 }
@@ -68,13 +76,17 @@ export const anyAccount: fc.Arbitrary<Account> = fc
   })
   .filter((r) => r.issuer !== "" || r.account !== "")
   // Steam codes are always 30 seconds.
-  .map((r) => makeAccount({ ...r, period: r.kind === "steam" ? 30 : r.period } as Partial<Account> & { secret: string }));
+  .map((r) =>
+    makeAccount({ ...r, period: r.kind === "steam" ? 30 : r.period } as Partial<Account> & {
+      secret: string;
+    }),
+  );
 
 /** Accounts that the export format can hold (it drops none of them). */
 export function holdable(fmt: ExportFormat): fc.Arbitrary<Account[]> {
-  return fc.array(anyAccount, { minLength: 1, maxLength: 25 }).map((as) =>
-    as.filter((a) => fmt.limitation(a)?.effect !== "drop"),
-  );
+  return fc
+    .array(anyAccount, { minLength: 1, maxLength: 25 })
+    .map((as) => as.filter((a) => fmt.limitation(a)?.effect !== "drop"));
 }
 
 /** Deterministic randomness for encoders in tests. */
@@ -98,7 +110,11 @@ export async function roundTrip(
   password?: string,
 ): Promise<void> {
   const items = accounts.map((account, i) => ({ name: `entry-${i}`, account }));
-  const out = await exp.encode(items, { password, randomBytes: testRandom(accounts.length), now: 1_700_000_000_000 });
+  const out = await exp.encode(items, {
+    password,
+    randomBytes: testRandom(accounts.length),
+    now: 1_700_000_000_000,
+  });
   const bytes = out instanceof Uint8Array ? out : out.files[0].bytes;
   const textOf = (() => {
     try {

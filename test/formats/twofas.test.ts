@@ -29,7 +29,9 @@ describe("2FAS backup", () => {
 
   it("refuses a wrong password, checked against the reference", async () => {
     const bytes = fixture(join(EXPORTS, "2fas_authenticator_encrypted_v4.2fas"));
-    await expect(twofasImport.decode({ bytes, fileName: "x", password: "nope" })).rejects.toThrow(/wrong password/);
+    await expect(twofasImport.decode({ bytes, fileName: "x", password: "nope" })).rejects.toThrow(
+      /wrong password/,
+    );
   });
 
   it("the reference constant is what real 2FAS files hold", () => {
@@ -51,7 +53,10 @@ describe("2FAS backup", () => {
       "decrypted.2fas": [2, []],
       "decrypted_ios.2fas": [2, []],
       "decrypted_with_hotp.2fas": [2, []],
-      "decrypted_with_hotp_and_unsupported_algorithms.2fas": [1, ['Itemname (Optional info): unsupported algorithm "SHA384"']],
+      "decrypted_with_hotp_and_unsupported_algorithms.2fas": [
+        1,
+        ['Itemname (Optional info): unsupported algorithm "SHA384"'],
+      ],
       "decrypted_with_hotp_missing_period.2fas": [4, []],
       "decrypted_with_manual_entries.2fas": [12, []],
       "decrypted_with_missing_fields.2fas": [1, []],
@@ -60,7 +65,10 @@ describe("2FAS backup", () => {
   });
 
   it("takes the shown name as issuer and the account from otp.account", async () => {
-    const d = await twofasImport.decode({ bytes: fixture(join(MORE, "2fas/decrypted_with_hotp.2fas")), fileName: "x" });
+    const d = await twofasImport.decode({
+      bytes: fixture(join(MORE, "2fas/decrypted_with_hotp.2fas")),
+      fileName: "x",
+    });
     expect(d.accounts.map((a) => [a.account.kind, a.account.issuer, a.account.account])).toEqual([
       ["totp", "Proton", "den den"],
       ["hotp", "Hotp", ""],
@@ -68,7 +76,12 @@ describe("2FAS backup", () => {
   });
 
   it("writes schema 4 with servicesEncrypted and reference sharing one salt", async () => {
-    const a = (await twofasImport.decode({ bytes: fixture(join(EXPORTS, "2fas_authenticator_plain_v4.2fas")), fileName: "x" })).accounts;
+    const a = (
+      await twofasImport.decode({
+        bytes: fixture(join(EXPORTS, "2fas_authenticator_plain_v4.2fas")),
+        fileName: "x",
+      })
+    ).accounts;
     const out = await twofasExport.encode(
       a.map((x, i) => ({ name: `n${i}`, account: x.account })),
       { password: "pw", randomBytes: testRandom(3), now: 1_700_000_000_000 },
@@ -83,9 +96,12 @@ describe("2FAS backup", () => {
   });
 
   it("round-trips every account, plain (property)", async () => {
-    await fc.assert(fc.asyncProperty(holdable(twofasExport), (as) => roundTrip(twofasExport, twofasImport, as)), {
-      numRuns: 100,
-    });
+    await fc.assert(
+      fc.asyncProperty(holdable(twofasExport), (as) => roundTrip(twofasExport, twofasImport, as)),
+      {
+        numRuns: 100,
+      },
+    );
   });
 
   it("round-trips encrypted (property)", async () => {

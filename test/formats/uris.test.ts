@@ -20,8 +20,18 @@ describe("otpauth URI list", () => {
 
   it.each([
     ["a blank line and a comment", "# mine\n\notpauth://totp/A:b?secret=JBSWY3DPEHPK3PXP\n", 1, 0],
-    ["a broken line among good ones", "otpauth://totp/A?secret=JBSWY3DPEHPK3PXP\notpauth://totp/B?secret=1!!\n", 1, 1],
-    ["steam:// and CRLF", "steam://JBSWY3DPEHPK3PXP\r\notpauth://hotp/X?secret=JBSWY3DPEHPK3PXP&counter=3\r\n", 2, 0],
+    [
+      "a broken line among good ones",
+      "otpauth://totp/A?secret=JBSWY3DPEHPK3PXP\notpauth://totp/B?secret=1!!\n",
+      1,
+      1,
+    ],
+    [
+      "steam:// and CRLF",
+      "steam://JBSWY3DPEHPK3PXP\r\notpauth://hotp/X?secret=JBSWY3DPEHPK3PXP&counter=3\r\n",
+      2,
+      0,
+    ],
   ])("handles %s", async (_what, text, accounts, skipped) => {
     const d = await urisImport.decode({ bytes: enc(text), fileName: "x" });
     expect(d.accounts).toHaveLength(accounts);
@@ -31,13 +41,18 @@ describe("otpauth URI list", () => {
 
   it("refuses a file with no URI, and a binary file", async () => {
     await expect(urisImport.decode({ bytes: enc("hello\n"), fileName: "x" })).rejects.toThrow(/no otpauth/);
-    await expect(urisImport.decode({ bytes: new Uint8Array([0xff, 0xfe, 0]), fileName: "x" })).rejects.toThrow(/UTF-8/);
+    await expect(
+      urisImport.decode({ bytes: new Uint8Array([0xff, 0xfe, 0]), fileName: "x" }),
+    ).rejects.toThrow(/UTF-8/);
     expect(urisImport.detect(enc("hello"), "hello", "x")).toBe(false);
   });
 
   it("round-trips every account (property)", async () => {
-    await fc.assert(fc.asyncProperty(holdable(urisExport), (as) => roundTrip(urisExport, urisImport, as)), {
-      numRuns: 100,
-    });
+    await fc.assert(
+      fc.asyncProperty(holdable(urisExport), (as) => roundTrip(urisExport, urisImport, as)),
+      {
+        numRuns: 100,
+      },
+    );
   });
 });

@@ -49,7 +49,7 @@ function secretFor(tag: string, i: number): string {
 /** The checks after every kill and after the next command. */
 async function checkWhole(s: StoreHome) {
   const entries = await readStore(s);
-  gitFsck(s);
+  await gitFsck(s);
   return entries;
 }
 
@@ -61,7 +61,7 @@ let gitLocksRecovered = 0;
  * killed git may stay when the next command did not need git (nothing to commit); then the next
  * command that commits must clear it by itself: a probe (add + rm) checks that it does.
  */
-function checkNoLeftovers(s: StoreHome, extraDirs: string[] = []) {
+async function checkNoLeftovers(s: StoreHome, extraDirs: string[] = []) {
   const left = filesUnder(s.root).filter((f) => LEFTOVER.test(f));
   // A lock left by a killed process may stay until the next command that takes the lock: it must
   // then be stale (its process dead), which that command detects at once (the HOTP runs show it).
@@ -81,11 +81,11 @@ function checkNoLeftovers(s: StoreHome, extraDirs: string[] = []) {
   if (GIT_LOCKS.some((l) => existsSync(join(s.root, ".git", l)))) {
     gitLocksRecovered++;
     const probe = `zz-probe/p${gitLocksRecovered}`;
-    const a = s.run(["add", probe], {
+    const a = await s.run(["add", probe], {
       input: `otpauth://totp/P:p?secret=${secretFor("probe", gitLocksRecovered)}\n`,
     });
     expect(a.code, `a committing command after a left-over git lock: ${a.stderr}`).toBe(0);
-    const r = s.run(["rm", probe]);
+    const r = await s.run(["rm", probe]);
     expect(r.code, r.stderr).toBe(0);
     expect(GIT_LOCKS.filter((l) => existsSync(join(s.root, ".git", l)))).toEqual([]);
   }
@@ -118,19 +118,23 @@ async function scenario(
   expect(full.code, full.stderr).toBe(0);
   await steps.afterKill(0, false);
   await steps.next(0);
-  const span = Math.max(30, full.ms * 1.05);
-  for (let i = 1; kills[label].kills < target && i <= target * 3; i++) {
+  // Kill within the normal duration of a run (kept up to date from the runs that finished).
+  let span = Math.max(30, full.ms);
+  for (let i = 1; kills[label].kills < target && i <= target * 4; i++) {
     await steps.prepare?.(i);
     const c = steps.command(i);
     const delay = random() * span;
     const r = await runAndKill(s, c.args, delay, { input: c.input, env: c.env, group: random() < 0.7 });
     kills[label].runs++;
     if (r.killed) kills[label].kills++;
-    else expect(r.code, `${label} #${i} not killed: ${r.stderr}`).toBe(0);
+    else {
+      expect(r.code, `${label} #${i} not killed: ${r.stderr}`).toBe(0);
+      span = Math.max(30, (span + r.ms) / 2);
+    }
     try {
       await steps.afterKill(i, r.killed);
       await steps.next(i);
-      checkNoLeftovers(s, steps.extraDirs);
+      await checkNoLeftovers(s, steps.extraDirs);
     } catch (e) {
       (e as Error).message =
         `${label} #${i} (killed after ${Math.round(delay)} ms, seed ${process.env.KILL_SEED ?? "random"}): ${(e as Error).message}`;
@@ -146,6 +150,11 @@ beforeAll(() => ensureBuilt(), 300_000);
 const homes: StoreHome[] = [];
 afterAll(() => {
   for (const h of homes) h.home.cleanup();
+  const total = Object.values(kills).reduce((n, k) => n + k.kills, 0);
+  console.log(`kills: ${JSON.stringify(kills)} total ${total}; git locks recovered: ${gitLocksRecovered}`);
+  // Every scenario checks its own target; together they make the issue's 200.
+  if (SCALE >= 1 && Object.keys(kills).length === Object.keys(TARGET).length)
+    expect(total).toBeGreaterThanOrEqual(200);
 });
 
 function track(s: StoreHome): StoreHome {
@@ -153,10 +162,11 @@ function track(s: StoreHome): StoreHome {
   return s;
 }
 
-describe("crash at any point: SIGKILL at random moments", () => {
+// The scenarios use separate stores and mostly wait on processes: run them side by side.
+describe.concurrent("crash at any point: SIGKILL at random moments", { timeout: 280_000 }, () => {
   for (const kind of ["age", "pass"] as const) {
     it(`add (${kind})`, async () => {
-      const s = track(kind === "age" ? ageStore() : passStore());
+      const s = track(await (kind === "age" ? ageStore() : passStore()));
       const uri = (i: number) => `otpauth://totp/Crash:add${i}?secret=${secretFor("add", i)}&issuer=Crash\n`;
       let before = new Map<string, string>();
       await scenario(`add (${kind})`, s, {
@@ -169,11 +179,11 @@ describe("crash at any point: SIGKILL at random moments", () => {
           if (mine) expect(mine.entry.account?.secret).toBe(secretFor("add", i));
         },
         next: async (i) => {
-          const r = s.run(["add", `k/a${i}`], { input: uri(i) });
+          const r = await s.run(["add", `k/a${i}`], { input: uri(i) });
           if (r.code !== 0) expect(r.stderr).toMatch(/already exists/);
           const now = await checkWhole(s);
           expect(now.get(`2fa/k/a${i}`)?.entry.account?.secret).toBe(secretFor("add", i));
-          expect(s.run(["list"]).stdout).toContain(`k/a${i}\n`);
+          expect((await s.run(["list"])).stdout).toContain(`k/a${i}\n`);
           before = new Map([...now].map(([n, e]) => [n, e.text]));
         },
       });
@@ -181,7 +191,7 @@ describe("crash at any point: SIGKILL at random moments", () => {
   }
 
   it("import", async () => {
-    const s = track(ageStore());
+    const s = track(await ageStore());
     const { writeFileSync } = await import("node:fs");
     const file = (i: number) => join(s.home.dir, `import-${i}.txt`);
     const names = (i: number) => [0, 1, 2].map((j) => `imp${i}/acct${j}`);
@@ -202,7 +212,7 @@ describe("crash at any point: SIGKILL at random moments", () => {
         });
       },
       next: async (i) => {
-        const r = s.run(["import", file(i), "--yes"]);
+        const r = await s.run(["import", file(i), "--yes"]);
         expect(r.code, r.stderr).toBe(0);
         const now = await checkWhole(s);
         names(i).forEach((n, j) => {
@@ -214,12 +224,13 @@ describe("crash at any point: SIGKILL at random moments", () => {
   });
 
   it("recovery use", async () => {
-    const s = track(ageStore());
+    const s = track(await ageStore());
     const codes = Array.from({ length: 150 }, (_, i) => `${String(1000 + i)}-${String(9000 - i)}`);
-    expect(
-      s.run(["add", "bank/me"], { input: `otpauth://totp/Bank:me?secret=${secretFor("rec", 0)}\n` }).code,
-    ).toBe(0);
-    expect(s.run(["recovery", "add", "bank/me"], { input: codes.join("\n") }).code).toBe(0);
+    const added = await s.run(["add", "bank/me"], {
+      input: `otpauth://totp/Bank:me?secret=${secretFor("rec", 0)}\n`,
+    });
+    expect(added.code, added.stderr).toBe(0);
+    expect((await s.run(["recovery", "add", "bank/me"], { input: codes.join("\n") })).code).toBe(0);
     await scenario("recovery use", s, {
       command: (i) => ({ args: ["recovery", "use", "bank/me", codes[i]] }),
       afterKill: async (i) => {
@@ -232,7 +243,7 @@ describe("crash at any point: SIGKILL at random moments", () => {
         });
       },
       next: async (i) => {
-        const r = s.run(["recovery", "use", "bank/me", codes[i]]);
+        const r = await s.run(["recovery", "use", "bank/me", codes[i]]);
         if (r.code !== 0) expect(r.stderr).toMatch(/already used/);
         const e = (await checkWhole(s)).get("2fa/bank/me")!.entry;
         expect(e.recovery[i].used).toBeTruthy();
@@ -242,12 +253,13 @@ describe("crash at any point: SIGKILL at random moments", () => {
 
   for (const kind of ["age", "pass"] as const) {
     it(`code HOTP (${kind})`, async () => {
-      const s = track(kind === "age" ? ageStore() : passStore());
+      const s = track(await (kind === "age" ? ageStore() : passStore()));
       const secret = secretFor("hotp", kind === "age" ? 1 : 2);
       const account = makeAccount({ kind: "hotp", secret, issuer: "Crash", account: "hotp", counter: 0 });
-      expect(
-        s.run(["add", "c/hotp"], { input: `otpauth://hotp/Crash:hotp?secret=${secret}&counter=0\n` }).code,
-      ).toBe(0);
+      const added = await s.run(["add", "c/hotp"], {
+        input: `otpauth://hotp/Crash:hotp?secret=${secret}&counter=0\n`,
+      });
+      expect(added.code, added.stderr).toBe(0);
       let counter = 0;
       await scenario(`code HOTP (${kind})`, s, {
         command: () => ({ args: ["code", "c/hotp"] }),
@@ -258,7 +270,7 @@ describe("crash at any point: SIGKILL at random moments", () => {
           counter = got;
         },
         next: async () => {
-          const r = s.run(["code", "c/hotp"]);
+          const r = await s.run(["code", "c/hotp"]);
           expect(r.code, r.stderr).toBe(0);
           expect(r.stdout).toBe(`${codeAtCounter(account, counter + 1)}\n`);
           counter++;
@@ -269,11 +281,11 @@ describe("crash at any point: SIGKILL at random moments", () => {
   }
 
   it("mirror sync", async () => {
-    const s = track(ageStore());
+    const s = track(await ageStore());
     const mirror = join(s.home.env.HOME, "mirror", "second-copy.json");
     const { mkdirSync } = await import("node:fs");
     mkdirSync(join(s.home.env.HOME, "mirror"), { recursive: true });
-    expect(s.run(["mirror", "add", "bitwarden", mirror]).code).toBe(0);
+    expect((await s.run(["mirror", "add", "bitwarden", mirror])).code).toBe(0);
     const secrets = (): string[] => {
       if (!existsSync(mirror)) return [];
       const data = JSON.parse(readFileSync(mirror, "utf8")) as { items: { login?: { totp?: string } }[] };
@@ -282,8 +294,8 @@ describe("crash at any point: SIGKILL at random moments", () => {
     let n = 0;
     await scenario("mirror sync", s, {
       // Each round adds one account, so the new mirror differs from the old one.
-      prepare: (i) => {
-        const r = s.run(["add", `m/a${i}`], {
+      prepare: async (i) => {
+        const r = await s.run(["add", `m/a${i}`], {
           input: `otpauth://totp/M:a${i}?secret=${secretFor("mir", i)}\n`,
         });
         expect(r.code, r.stderr).toBe(0);
@@ -299,7 +311,7 @@ describe("crash at any point: SIGKILL at random moments", () => {
         else expect(got).toEqual(want);
       },
       next: async () => {
-        const r = s.run(["mirror", "sync"]);
+        const r = await s.run(["mirror", "sync"]);
         expect(r.code, r.stderr).toBe(0);
         expect(secrets().length).toBe(n);
         await checkWhole(s);
@@ -309,7 +321,7 @@ describe("crash at any point: SIGKILL at random moments", () => {
   });
 
   it("team re-encryption", async () => {
-    const s = track(ageStore());
+    const s = track(await ageStore());
     const { execFileSync } = await import("node:child_process");
     const mine = readFileSync(join(s.root, ".age-recipients"), "utf8")
       .split("\n")
@@ -319,7 +331,7 @@ describe("crash at any point: SIGKILL at random moments", () => {
       .find((l) => l.startsWith("# public key: "))!
       .slice(14);
     for (let j = 0; j < 6; j++) {
-      const r = s.run(["add", `team/t${j}`], {
+      const r = await s.run(["add", `team/t${j}`], {
         input: `otpauth://totp/T:t${j}?secret=${secretFor("team", j)}\n`,
       });
       expect(r.code, r.stderr).toBe(0);
@@ -341,17 +353,11 @@ describe("crash at any point: SIGKILL at random moments", () => {
           expect(now.get(`2fa/team/t${j}`)?.entry.account?.secret).toBe(secretFor("team", j));
       },
       next: async (i) => {
-        const r = s.run(["init", ...sets(i).flatMap((x) => ["--age", x]), "--path", "team"]);
+        const r = await s.run(["init", ...sets(i).flatMap((x) => ["--age", x]), "--path", "team"]);
         expect(r.code, r.stderr).toBe(0);
         expect(stanzas()).toEqual(Array(6).fill(sets(i).length));
         await checkWhole(s);
       },
     });
-  });
-
-  it(`reached >= 200 kills in all`, () => {
-    const total = Object.values(kills).reduce((n, k) => n + k.kills, 0);
-    console.log(`kills: ${JSON.stringify(kills)} total ${total}; git locks recovered: ${gitLocksRecovered}`);
-    expect(total).toBeGreaterThanOrEqual(Math.ceil(200 * SCALE));
   });
 });

@@ -1,7 +1,8 @@
 // Stores in throwaway homes for the hardening tests, processes killed at chosen moments, and
 // the checks that a store is whole afterwards (every entry decrypts and parses, git fsck clean,
 // no temp files left).
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { type Entry, parseEntry } from "../../src/core/entry.js";
@@ -24,35 +25,36 @@ export interface StoreHome {
   identities?: string;
   /** The gpg fingerprint (pass stores). */
   fpr?: string;
-  run(args: string[], opts?: { input?: string; env?: Record<string, string> }): Run;
+  /** Runs sparekey to the end without blocking the event loop (kill timers of other tests keep firing). */
+  run(args: string[], opts?: { input?: string; env?: Record<string, string> }): Promise<Run>;
 }
 
 /** A fresh home with an age store made by `sparekey init`. */
-export function ageStore(): StoreHome {
+export async function ageStore(): Promise<StoreHome> {
   const home = makeHome();
-  const r = sk(home, ["init"]);
+  const r = await runAsync({ home }, ["init"]);
   if (r.code !== 0) throw new Error(`sparekey init failed: ${r.stderr}`);
   return {
     home,
     kind: "age",
     root: join(home.env.HOME, ".passage/store"),
     identities: join(home.env.HOME, ".passage/identities"),
-    run: (args, opts) => sk(home, args, opts),
+    run: (args, opts) => runAsync({ home }, args, opts),
   };
 }
 
 /** A fresh home with a gpg key (no passphrase) and a pass store made by `sparekey init --gpg`. */
-export function passStore(): StoreHome {
+export async function passStore(): Promise<StoreHome> {
   const home = makeHome();
   const fpr = makeGpgKey(home);
-  const r = sk(home, ["init", "--gpg", fpr]);
+  const r = await runAsync({ home }, ["init", "--gpg", fpr]);
   if (r.code !== 0) throw new Error(`sparekey init --gpg failed: ${r.stderr}`);
   return {
     home,
     kind: "pass",
     root: join(home.env.HOME, ".password-store"),
     fpr,
-    run: (args, opts) => sk(home, args, opts),
+    run: (args, opts) => runAsync({ home }, args, opts),
   };
 }
 
@@ -74,13 +76,37 @@ export function filesUnder(dir: string): string[] {
 /** Leftovers an interrupted write may leave: temp files, stale-lock copies. */
 export const LEFTOVER = /(^|\/)\.[^/]*\.tmp-|\.tmp$|\.stale-\d+/;
 
+/** Runs a program to the end, asynchronously; stdout as UTF-8. */
+export function runTool(
+  home: Home,
+  cmd: string,
+  args: string[],
+  opts: { input?: string; env?: Record<string, string> } = {},
+): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: { ...home.env, ...opts.env }, cwd: home.dir });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("error", (e) => resolve({ code: 127, stdout, stderr: String(e) }));
+    child.stdin.on("error", () => {});
+    child.stdin.end(opts.input ?? "");
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
 /** Decrypts one store file with the real tools (age, gpg), independent of sparekey. */
-export function decryptFile(s: StoreHome, file: string): string {
+export async function decryptFile(s: StoreHome, file: string): Promise<string> {
   const r =
     s.kind === "age"
-      ? spawnSync("age", ["-d", "-i", s.identities!, file], { env: s.home.env, encoding: "utf8" })
-      : spawnSync("gpg", ["--quiet", "--batch", "--decrypt", file], { env: s.home.env, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`cannot decrypt ${file}: ${r.stderr}`);
+      ? await runTool(s.home, "age", ["-d", "-i", s.identities!, file])
+      : await runTool(s.home, "gpg", ["--quiet", "--batch", "--decrypt", file]);
+  if (r.code !== 0) throw new Error(`cannot decrypt ${file}: ${r.stderr}`);
   return r.stdout;
 }
 
@@ -96,6 +122,8 @@ async function decryptAge(s: StoreHome, bytes: Uint8Array): Promise<string> {
   return d.decrypt(bytes, "text");
 }
 
+const decrypted = new Map<string, string>();
+
 /** Every entry of the store, decrypted (age-encryption, or the gpg binary) and parsed; throws on the first bad one. */
 export async function readStore(s: StoreHome): Promise<Map<string, { text: string; entry: Entry }>> {
   const ext = s.kind === "age" ? ".age" : ".gpg";
@@ -103,13 +131,16 @@ export async function readStore(s: StoreHome): Promise<Map<string, { text: strin
   for (const f of filesUnder(s.root)) {
     if (!f.endsWith(ext) || f.split("/").some((p) => p.startsWith("."))) continue;
     const path = join(s.root, f);
-    let text: string;
+    const bytes = readFileSync(path);
+    // Files that did not change since the last look need not be decrypted again.
+    const key = `${s.kind}:${createHash("sha256").update(bytes).digest("hex")}`;
+    let text = decrypted.get(key);
     try {
-      text =
-        s.kind === "age" ? await decryptAge(s, new Uint8Array(readFileSync(path))) : decryptFile(s, path);
+      text ??= s.kind === "age" ? await decryptAge(s, new Uint8Array(bytes)) : await decryptFile(s, path);
     } catch (e) {
       throw new Error(`${f} does not decrypt: ${(e as Error).message}`);
     }
+    decrypted.set(key, text);
     let entry: Entry;
     try {
       entry = parseEntry(text);
@@ -122,8 +153,8 @@ export async function readStore(s: StoreHome): Promise<Map<string, { text: strin
 }
 
 /** `git fsck` in the store: exit 0 and no error (dangling objects from a killed `git add` are fine). */
-export function gitFsck(s: StoreHome): void {
-  const r = sh(s.home, "git", ["-C", s.root, "fsck", "--no-progress", "--no-dangling"]);
+export async function gitFsck(s: StoreHome): Promise<void> {
+  const r = await runTool(s.home, "git", ["-C", s.root, "fsck", "--no-progress", "--no-dangling"]);
   if (r.code !== 0 || /error|missing|corrupt|broken|fatal/i.test(r.stdout + r.stderr))
     throw new Error(`git fsck failed in ${s.root}: ${r.stdout}${r.stderr}`);
 }
@@ -200,7 +231,7 @@ export function runAndKill(
 
 /** Runs `sparekey ARGS` to the end, asynchronously (for races). */
 export function runAsync(
-  s: StoreHome,
+  s: { home: Home },
   args: string[],
   opts: { input?: string; env?: Record<string, string> } = {},
 ): Promise<Run> {

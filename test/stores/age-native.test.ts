@@ -360,7 +360,11 @@ console.log("ok");
 `,
     );
     // Inside Bun, "auto" is the WebCrypto backend (Bun's node:crypto has no chacha20-poly1305).
-    expect(run(BUN, [script, id1, r1, ...inputs]).toString().trim()).toBe("ok");
+    expect(
+      run(BUN, [script, id1, r1, ...inputs])
+        .toString()
+        .trim(),
+    ).toBe("ok");
     for (const pf of inputs) {
       expect(run("age", ["-d", "-i", f1, `${pf}.bun`]).equals(readFileSync(pf))).toBe(true);
     }
@@ -421,3 +425,16 @@ function craft(fileKey: Uint8Array, stanzas: [string, string][], chunks: [Uint8A
   });
   return Buffer.concat(parts);
 }
+
+describe("post-quantum hybrid keys", () => {
+  it("are handed to the age-encryption package, both ways", async () => {
+    const pq = await typage.generateHybridIdentity();
+    const pqRecipient = await typage.identityToRecipient(pq);
+    expect(await ageNative.toRecipient(pq)).toBe(pqRecipient);
+    const file = await ageNative.encrypt([pqRecipient], payload(300));
+    expect(await ageNative.decrypt([pq], file)).toEqual(payload(300));
+    const d = new typage.Decrypter();
+    d.addIdentity(pq);
+    expect(await d.decrypt(file)).toEqual(payload(300));
+  });
+});

@@ -2,6 +2,7 @@ import { addRecoveryCodes, formatEntry, newEntry, parseEntry } from "../../core/
 import { isTypedError, UsageError, UserError } from "../../core/errors.js";
 import { IMPORT_FORMATS } from "../../formats/registry.js";
 import type { BatchPart, Decoded, ImportFormat } from "../../formats/types.js";
+import { WrongPasswordError } from "../../formats/util.js";
 import { readMany, type Store } from "../../stores/store.js";
 import { type Args, type Ctx, flag, has } from "../context.js";
 import {
@@ -138,26 +139,34 @@ async function decodeSource(
   } catch {
     encrypted = false;
   }
-  if (encrypted) {
-    password = await flagPassword();
-    if (password === undefined) {
-      const answer = await ctx.prompt(`Password for ${src.file}: `, { secret: true });
-      if (answer === null || answer === "") throw new UserError(`${src.file}: no password given`);
-      password = answer;
-    }
-    // Key derivation can take seconds (Ente's Argon2id); say so when someone is watching.
-    if (ctx.stdinIsTTY) ctx.stderr(`Decrypting ${src.file} (${codec.label})…`);
-  }
   const readQr = async (image: Uint8Array) => (await import("../../io/qrimage.js")).readQrCodes(image);
-  try {
-    const decoded = await codec.decode({ bytes: src.bytes, fileName: src.file, password, readQr });
-    return { codec, decoded };
-  } catch (e) {
-    if (e instanceof UserError) throw new UserError(inFile(src.file, e.message));
-    if (isTypedError(e)) throw e;
-    // A file that trips a decoder is a damaged file to the user; the details help a bug report.
-    const detail = ctx.env.SPAREKEY_DEBUG && e instanceof Error ? ` (${e.name}: ${e.message})` : "";
-    throw new UserError(`${src.file}: damaged or unexpected ${codec.label} file${detail}`);
+  const fromFlag = encrypted ? await flagPassword() : undefined;
+  // A typed password may be mistyped: ask again, up to three times in all.
+  for (let attempt = 1; ; attempt++) {
+    if (encrypted) {
+      password = fromFlag;
+      if (password === undefined) {
+        const answer = await ctx.prompt(`Password for ${src.file}: `, { secret: true });
+        if (answer === null || answer === "") throw new UserError(`${src.file}: no password given`);
+        password = answer;
+      }
+      // Key derivation can take seconds (Ente's Argon2id); say so when someone is watching.
+      if (ctx.stdinIsTTY) ctx.stderr(`Decrypting ${src.file} (${codec.label})…`);
+    }
+    try {
+      const decoded = await codec.decode({ bytes: src.bytes, fileName: src.file, password, readQr });
+      return { codec, decoded };
+    } catch (e) {
+      if (e instanceof WrongPasswordError && fromFlag === undefined && ctx.stdinIsTTY && attempt < 3) {
+        ctx.stderr("Wrong password; try again.");
+        continue;
+      }
+      if (e instanceof UserError) throw new UserError(inFile(src.file, e.message));
+      if (isTypedError(e)) throw e;
+      // A file that trips a decoder is a damaged file to the user; the details help a bug report.
+      const detail = ctx.env.SPAREKEY_DEBUG && e instanceof Error ? ` (${e.name}: ${e.message})` : "";
+      throw new UserError(`${src.file}: damaged or unexpected ${codec.label} file${detail}`);
+    }
   }
 }
 
