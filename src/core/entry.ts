@@ -44,7 +44,8 @@ function isOwnLine(line: string): boolean {
 export function parseEntry(text: string): Entry {
   const finalNewline = text.endsWith("\n");
   const body = finalNewline ? text.slice(0, -1) : text;
-  const lines = body === "" ? [] : body.split("\n");
+  // "\n" is one empty line (kept on a rewrite); only "" has no lines.
+  const lines = body === "" && !finalNewline ? [] : body.split("\n");
   const keyIndex = lines.findIndex((l) => l.startsWith("otpauth://"));
   let account: Account | null = null;
   if (keyIndex >= 0) {

@@ -13,6 +13,7 @@ import {
   needPassword,
   parseJson,
   SkipEntry,
+  shownValue,
   str,
   textOf,
   toBase64,
@@ -78,7 +79,7 @@ async function unlock(slots: unknown[], password: string): Promise<Uint8Array> {
 function kindOf(type: unknown): OtpKind {
   const t = str(type).toLowerCase();
   if (t === "totp" || t === "hotp" || t === "steam") return t;
-  throw new SkipEntry(`Aegis ${t ? `"${t.slice(0, 20)}"` : "untyped"} entries are not supported`);
+  throw new SkipEntry(`Aegis ${t ? shownValue(t) : "untyped"} entries are not supported`);
 }
 
 /** An Aegis vault (the app's export), plain or password-encrypted. */

@@ -11,6 +11,7 @@ import {
   label,
   needPassword,
   SkipEntry,
+  shownValue,
   str,
   textOf,
   tryJson,
@@ -80,7 +81,7 @@ function decodeEntries(entries: Record<string, unknown>[]): Decoded {
     (e) => {
       const type = str(e.type).toUpperCase() || "TOTP";
       const kind = type === "TOTP" ? "totp" : type === "HOTP" ? "hotp" : type === "STEAM" ? "steam" : null;
-      if (kind === null) throw new SkipEntry(`unsupported type ${type.slice(0, 10)}`);
+      if (kind === null) throw new SkipEntry(`unsupported type ${shownValue(type, false)}`);
       const names =
         typeof e.issuer === "string"
           ? { issuer: e.issuer, account: str(e.label) }

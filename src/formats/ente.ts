@@ -10,6 +10,7 @@ import {
   num,
   parseJson,
   SkipEntry,
+  shownValue,
   str,
   textOf,
   tryJson,
@@ -106,8 +107,7 @@ export const enteImport: ImportFormat = {
     }
     const v = parseJson(bytes, "Ente");
     if (!isEncryptedExport(v)) throw new UserError("not an Ente export: it has no encrypted data");
-    if (num(v.version) !== 1)
-      throw new UserError(`unsupported Ente export version ${str(String(v.version)).slice(0, 10)}`);
+    if (num(v.version) !== 1) throw new UserError(`unsupported Ente export version ${shownValue(v.version)}`);
     const key = await deriveKey(needPassword(password), v.kdfParams);
     const plain = await decryptData(
       key,

@@ -1,7 +1,18 @@
 import { encodeBase32 } from "../core/base32.js";
 import { UserError } from "../core/errors.js";
 import type { ImportFormat } from "./types.js";
-import { accountFrom, collect, isObject, label, num, parseJson, SkipEntry, str, tryJson } from "./util.js";
+import {
+  accountFrom,
+  collect,
+  isObject,
+  label,
+  num,
+  parseJson,
+  SkipEntry,
+  shownValue,
+  str,
+  tryJson,
+} from "./util.js";
 
 /** The tokens of a FreeOTP+ export, or null when the JSON is not one. */
 function tokensOf(json: unknown): Record<string, unknown>[] | null {
@@ -43,7 +54,8 @@ export const freeotpImport: ImportFormat = {
       (t, i) => label(t.issuerExt, t.label, `token ${i + 1}`),
       (t) => {
         const type = str(t.type).toUpperCase() || "TOTP";
-        if (type !== "TOTP" && type !== "HOTP") throw new SkipEntry(`unsupported type ${type.slice(0, 10)}`);
+        if (type !== "TOTP" && type !== "HOTP")
+          throw new SkipEntry(`unsupported type ${shownValue(type, false)}`);
         const issuer = str(t.issuerExt) || str(t.issuerInt);
         // FreeOTP+ marks Steam only by the issuer; its HOTP counter is one behind the URI's.
         const kind = type === "HOTP" ? "hotp" : issuer === "Steam" ? "steam" : "totp";

@@ -14,6 +14,7 @@ import {
   needPassword,
   parseJson,
   SkipEntry,
+  shownValue,
   str,
   textOf,
   toBase64,
@@ -92,7 +93,7 @@ function kindOf(otp: Record<string, unknown>): OtpKind {
   if (t === "" || t === "TOTP") return "totp";
   if (t === "HOTP") return "hotp";
   if (t === "STEAM") return "steam";
-  throw new SkipEntry(`2FAS token type "${t.slice(0, 20)}" is not supported`);
+  throw new SkipEntry(`2FAS token type ${shownValue(t)} is not supported`);
 }
 
 /** A 2FAS backup (.2fas, schema 1-4), plain or encrypted. */

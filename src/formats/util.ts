@@ -65,7 +65,22 @@ export function num(v: unknown): number | undefined {
 export function fromBase64(s: string, what: string): Uint8Array {
   const t = s.replace(/\s+/g, "");
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(t)) throw new UserError(`damaged file: ${what} is not base64`);
-  return base64Decode(t);
+  try {
+    return base64Decode(t);
+  } catch {
+    // The pattern lets through a length no base64 has ("/", "ab=c").
+    throw new UserError(`damaged file: ${what} is not base64`);
+  }
+}
+
+/**
+ * A field value quoted for a message, only when short: a long value in a field such as "type" or
+ * "algorithm" may be the secret itself in the wrong place (a damaged or shifted export).
+ */
+export function shownValue(v: unknown, quoted = true): string {
+  const s = String(v);
+  if (s.length > 8) return `(a value of ${s.length} characters)`;
+  return quoted ? JSON.stringify(s) : s;
 }
 
 /** Bytes to standard padded base64. */
@@ -110,7 +125,7 @@ export function toAlgorithm(v: unknown): Algorithm {
     .replace(/^HMAC-?/, "")
     .replace("-", "");
   if (s === "SHA1" || s === "SHA256" || s === "SHA512") return s;
-  throw new SkipEntry(`unsupported algorithm ${JSON.stringify(String(v).slice(0, 20))}`);
+  throw new SkipEntry(`unsupported algorithm ${shownValue(v)}`);
 }
 
 /** The fields an importer reads from one entry; undefined means "use the default". */

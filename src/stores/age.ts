@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../core/errors.js";
 import type { AgeCrypto } from "./age-crypto.js";
-import { DirStore, type Env, isErr, type PromptFn, tildePath } from "./fsutil.js";
+import { DirStore, type Env, isErr, type PromptFn, tildePath, unreadableFile } from "./fsutil.js";
 
 /** Raised when none of our identities can open a file (it was encrypted for others only). */
 class NoIdentityMatched extends UserError {}
@@ -40,6 +40,8 @@ export interface AgeStoreOptions {
   prompt?: PromptFn;
   /** Overrides the identities file (otherwise from env). */
   identitiesFile?: string;
+  /** Prints a warning line (an identities file others can read); stderr by default. */
+  warn?: (line: string) => void;
 }
 
 /**
@@ -51,6 +53,7 @@ export class AgeStore extends DirStore {
   readonly identitiesFile: string;
   private readonly cryptoFactory: () => Promise<AgeCrypto>;
   private readonly prompt?: PromptFn;
+  private readonly warn: (line: string) => void;
   private cryptoP?: Promise<AgeCrypto>;
   private identitiesP?: Promise<string[]>;
 
@@ -59,6 +62,7 @@ export class AgeStore extends DirStore {
     this.identitiesFile = opts.identitiesFile ?? identitiesPath(opts.env);
     this.cryptoFactory = opts.crypto;
     this.prompt = opts.prompt;
+    this.warn = opts.warn ?? ((line) => process.stderr.write(`sparekey: ${line}\n`));
   }
 
   private crypto(): Promise<AgeCrypto> {
@@ -90,8 +94,9 @@ export class AgeStore extends DirStore {
         throw new UserError(
           `no age identities file at ${shown} (set PASSAGE_IDENTITIES_FILE, or run: sparekey init)`,
         );
-      throw e;
+      throw unreadableFile(e, shown) ?? e;
     }
+    await this.checkMode(file, shown);
     if (isAgeFile(bytes)) bytes = await this.unlockIdentities(bytes, shown);
     const lines = keyLines(new TextDecoder().decode(bytes));
     const ids = lines.filter((l) => IDENTITY_RE.test(l));
@@ -101,6 +106,17 @@ export class AgeStore extends DirStore {
       throw new UserError(`no age identity in ${shown}${other}`);
     }
     return ids;
+  }
+
+  /** Warns, as ssh does for private keys, when other users may read the identities file. */
+  private async checkMode(file: string, shown: string): Promise<void> {
+    if (process.platform === "win32") return;
+    const st = await fs.stat(file).catch(() => undefined);
+    if (!st || (st.mode & 0o077) === 0) return;
+    const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
+    this.warn(
+      `warning: ${shown} can be read by other users (permissions ${mode}); it holds your secret keys: run chmod 600 ${shown}`,
+    );
   }
 
   private async unlockIdentities(bytes: Uint8Array, shown: string): Promise<Uint8Array> {
@@ -136,7 +152,8 @@ export class AgeStore extends DirStore {
       try {
         return await this.readRecipients(file);
       } catch (e) {
-        if (!isErr(e, "ENOENT") && !isErr(e, "ENOTDIR")) throw e;
+        if (!isErr(e, "ENOENT") && !isErr(e, "ENOTDIR"))
+          throw unreadableFile(e, tildePath(file, env.HOME)) ?? e;
       }
       if (dir === this.root || dirname(dir) === dir) break;
       dir = dirname(dir);
@@ -150,8 +167,15 @@ export class AgeStore extends DirStore {
   }
 
   private async readRecipients(file: string): Promise<{ recipients: string[]; file: string }> {
-    const lines = keyLines(await fs.readFile(file, "utf8"));
     const shown = tildePath(file, this.env.HOME);
+    let text: string;
+    try {
+      text = await fs.readFile(file, "utf8");
+    } catch (e) {
+      // ENOENT goes up: recipientsFor then looks in the folder above.
+      throw unreadableFile(e, shown) ?? e;
+    }
+    const lines = keyLines(text);
     if (lines.length === 0) throw new UserError(`${shown} lists no recipient`);
     const bad = lines.find((l) => !/^age1[0-9a-z]+$/.test(l));
     if (bad) {

@@ -42,6 +42,17 @@ export function isErr(e: unknown, code: string): boolean {
   return typeof e === "object" && e !== null && (e as NodeJS.ErrnoException).code === code;
 }
 
+/**
+ * A one-line UserError for a file that exists but cannot be read (a folder in its place, no
+ * permission), or undefined for other errors. `shown` names the file.
+ */
+export function unreadableFile(e: unknown, shown: string): UserError | undefined {
+  if (isErr(e, "EISDIR")) return new UserError(`cannot read ${shown}: it is a folder, not a file`);
+  if (isErr(e, "EACCES") || isErr(e, "EPERM"))
+    return new UserError(`cannot read ${shown}: permission denied`);
+  return undefined;
+}
+
 /** Creates a directory and its missing parents with mode 0700. */
 export async function makeDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });

@@ -1,7 +1,7 @@
 import { promises as fs, readlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../core/errors.js";
-import { DirStore, type Env, isErr, runTool, tildePath } from "./fsutil.js";
+import { DirStore, type Env, isErr, runTool, tildePath, unreadableFile } from "./fsutil.js";
 
 /** The gpg program; `gpg` as on every current system (pass picks gpg2 only where gpg is 1.x). */
 const GPG = "gpg";
@@ -27,7 +27,7 @@ function gpgLine(stderr: string): string {
   const lines = stderr
     .split("\n")
     .map((l) => l.replace(/^gpg: /, "").trim())
-    .filter((l) => l !== "" && !/^(encrypted with|WARNING: )/.test(l) && !/^\s*"/.test(l));
+    .filter((l) => l !== "" && !/^(encrypted with|WARNING: |\[GNUPG:\])/.test(l) && !/^\s*"/.test(l));
   return lines.find((l) => /failed|error|cannot|can't|no /i.test(l)) ?? lines[0] ?? "unknown error";
 }
 
@@ -40,13 +40,28 @@ export function explainGpg(
 ): UserError {
   if (code === 127)
     return new UserError(`cannot ${action} ${what}: gpg is not installed (the pass store needs it)`);
-  const s = stderr;
-  if (/No secret key/i.test(s))
-    return new NoSecretKey(`cannot decrypt ${what}: none of its keys is in your gpg keyring (No secret key)`);
+  // The status lines (--status-fd) apart, so that "PINENTRY_LAUNCHED" is not taken for a message.
+  const s = stderr.replace(/^\[GNUPG:\].*$/gm, "");
+  // gpg ends every failed decryption with "No secret key", also when the key is there but its
+  // passphrase was wrong or could not be asked: the status line gives the real cause, as a
+  // libgpg-error code that does not depend on the language.
+  const failed = /^\[GNUPG:\] ERROR pkdecrypt_failed (\d+)/m.exec(stderr);
+  const reason = failed ? Number(failed[1]) & 0xffff : undefined;
+  if (reason === 11) return new UserError(`cannot ${action} ${what}: bad passphrase`);
+  if (reason === 99) return new UserError(`cannot ${action} ${what}: the passphrase prompt was cancelled`);
+  if (reason === 85 || reason === 32870)
+    return new UserError(
+      `cannot ${action} ${what}: gpg could not ask for the key's passphrase (no pinentry; is GPG_TTY set?)`,
+    );
+  const keyring = /keyblock resource '([^']+)': No such file or directory/.exec(s);
+  if (keyring)
+    return new UserError(`cannot ${action} ${what}: gpg has no keyring at ${keyring[1]} (check GNUPGHOME)`);
   if (/can't connect to the agent|no gpg-agent running|gpg-agent.*not available|connection to agent/i.test(s))
     return new UserError(
       `cannot ${action} ${what}: gpg cannot reach gpg-agent (try: gpgconf --launch gpg-agent)`,
     );
+  if (/No secret key/i.test(s) && reason === undefined)
+    return new NoSecretKey(`cannot decrypt ${what}: none of its keys is in your gpg keyring (No secret key)`);
   if (/Operation cancelled|Cancelled by user/i.test(s))
     return new UserError(`cannot ${action} ${what}: the passphrase prompt was cancelled`);
   if (/Bad passphrase/i.test(s)) return new UserError(`cannot ${action} ${what}: bad passphrase`);
@@ -160,7 +175,8 @@ export class PassStore extends DirStore {
         await this.verifyGpgId(file);
         return { ids, file };
       } catch (e) {
-        if (!isErr(e, "ENOENT") && !isErr(e, "ENOTDIR")) throw e;
+        if (!isErr(e, "ENOENT") && !isErr(e, "ENOTDIR"))
+          throw unreadableFile(e, tildePath(file, this.env.HOME)) ?? e;
       }
       if (dir === this.root || dirname(dir) === dir) break;
       dir = dirname(dir);
@@ -193,7 +209,8 @@ export class PassStore extends DirStore {
   }
 
   protected async decrypt(name: string, bytes: Uint8Array): Promise<string> {
-    const args = [...gpgOpts(this.env), "--quiet", "--yes", "--batch", "--decrypt"];
+    // Not --quiet: it also silences the status line that tells a bad passphrase from a missing key.
+    const args = [...gpgOpts(this.env), "--yes", "--batch", "--status-fd=2", "--decrypt"];
     const r = await runTool(GPG, args, { env: this.gpgEnv(), input: bytes });
     if (r.code !== 0) throw explainGpg("decrypt", name, r.stderr, r.code);
     return r.stdout.toString("utf8");

@@ -90,6 +90,16 @@ function checkAccount(a: Account, what: string) {
   check(Number.isSafeInteger(a.counter) && a.counter >= 0, `${what}: counter ${a.counter}`);
   const uri = formatUri(a);
   const back = parseUri(uri);
+  // An account with a colon and no issuer reads back split at the colon (the Key URI format
+  // allows an encoded colon as the separator): compare the label as a whole then.
+  if (a.issuer === "" && a.account.includes(":")) {
+    check(
+      `${back.issuer}:${back.account}` === a.account || back.account === a.account,
+      `${what}: label ${uri}`,
+    );
+    back.issuer = a.issuer;
+    back.account = a.account;
+  }
   for (const k of FIELDS)
     check(
       back[k] === a[k],

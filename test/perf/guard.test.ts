@@ -69,10 +69,10 @@ const median = (xs: number[]) => {
 
 /** Medians of per-run CPU time for several commands, measured in interleaved rounds. */
 function measure(cmds: Record<string, { cmd: Cmd; k: number }>): Record<string, number> {
-  const samples: Record<string, number[]> = {};
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cmds).map((n) => [n, []]));
   for (const name of Object.keys(cmds)) cpuPerRun(cmds[name].cmd, 1); // warm caches
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, { cmd, k }] of Object.entries(cmds)) (samples[name] ??= []).push(cpuPerRun(cmd, k));
+    for (const [name, { cmd, k }] of Object.entries(cmds)) samples[name].push(cpuPerRun(cmd, k));
   }
   return Object.fromEntries(Object.entries(samples).map(([n, xs]) => [n, median(xs)]));
 }
@@ -194,6 +194,24 @@ maybe("speed guard for sparekey code", () => {
     if (bun) expect(got.bunCodeOverAgeDecrypt).toBeLessThan(b.bunCodeOverAgeDecrypt * b.factor);
     expect(got.nodeCodeExcessOverBareNode).toBeLessThan(b.nodeCodeExcessOverBareNode * b.factor);
   });
+});
+
+// The CPU ratios above catch big regressions only (typage instead of the native age code costs
+// the Bun binary 1.75x, less than the factor): check the choice itself exactly.
+it("uses the native age implementation unless SPAREKEY_AGE_IMPL=typage", async () => {
+  const { defaultAgeCrypto } = await import("../../src/stores/select.js");
+  const { ageNative } = await import("../../src/stores/age-native.js");
+  const { typageCrypto } = await import("../../src/stores/age-typage.js");
+  const saved = process.env.SPAREKEY_AGE_IMPL;
+  try {
+    delete process.env.SPAREKEY_AGE_IMPL;
+    expect(await defaultAgeCrypto()).toBe(ageNative);
+    process.env.SPAREKEY_AGE_IMPL = "typage";
+    expect(await defaultAgeCrypto()).toBe(typageCrypto);
+  } finally {
+    if (saved === undefined) delete process.env.SPAREKEY_AGE_IMPL;
+    else process.env.SPAREKEY_AGE_IMPL = saved;
+  }
 });
 
 // A sanity check of the measuring itself, so a broken `times` parse cannot pass silently.
