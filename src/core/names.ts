@@ -44,18 +44,59 @@ export function deriveName(issuer: string, account: string): string {
   return parts.length > 0 ? parts.join("/") : "unnamed";
 }
 
-/** Names that would be the same file on a case-insensitive file system (macOS, Windows). */
-export function findCaseCollision(name: string, existing: readonly string[]): string | undefined {
-  const folded = name.toLowerCase();
-  return existing.find((n) => n !== name && n.toLowerCase() === folded);
+/** The first folder of `name` whose spelling differs only in case from a folder of `other` ("github/"), if any. */
+function folderClash(name: string, other: string): string | undefined {
+  const a = name.split("/");
+  const b = other.split("/");
+  for (let i = 0; i < a.length - 1 && i < b.length - 1; i++) {
+    if (a[i] === b[i]) continue;
+    return a[i].toLowerCase() === b[i].toLowerCase() ? `${b.slice(0, i + 1).join("/")}/` : undefined;
+  }
+  return undefined;
 }
 
-/** The first of `name`, `name-2`, `name-3`… that is not taken (case-insensitively). */
+/**
+ * What `name` would collide with on a case-insensitive file system (macOS, Windows): an entry
+ * whose name differs only in case, or a folder ("github/" for "GitHub/alice"), else undefined.
+ */
+export function findCaseCollision(name: string, existing: readonly string[]): string | undefined {
+  const folded = name.toLowerCase();
+  for (const n of existing) {
+    if (n !== name && n.toLowerCase() === folded) return n;
+    const folder = folderClash(name, n);
+    if (folder) return folder;
+  }
+  return undefined;
+}
+
+/** `name` with its folders spelled as existing names spell them ("GitHub/x" -> "github/x"). */
+function alignFolders(name: string, existing: readonly string[]): string {
+  let out = name;
+  // One folder level per pass: "Work/GitHub/x" may need both of its folders respelled.
+  for (let pass = out.split("/").length; pass > 0; pass--) {
+    const n = existing.find((e) => folderClash(out, e));
+    if (!n) break;
+    const folder = folderClash(out, n) as string;
+    out =
+      folder +
+      out
+        .split("/")
+        .slice(folder.split("/").length - 1)
+        .join("/");
+  }
+  return out;
+}
+
+/**
+ * The first of `name`, `name-2`, `name-3`… that is not taken (case-insensitively), with its
+ * folders spelled as the existing ones, so that no two names collide on a case-insensitive disk.
+ */
 export function freeName(name: string, existing: readonly string[]): string {
+  const base = alignFolders(name, existing);
   const taken = new Set(existing.map((n) => n.toLowerCase()));
-  if (!taken.has(name.toLowerCase())) return name;
+  if (!taken.has(base.toLowerCase())) return base;
   for (let i = 2; ; i++) {
-    const candidate = `${name}-${i}`;
+    const candidate = `${base}-${i}`;
     if (!taken.has(candidate.toLowerCase())) return candidate;
   }
 }

@@ -2,6 +2,7 @@ import { gcm } from "@noble/ciphers/aes.js";
 import { scryptAsync } from "@noble/hashes/scrypt.js";
 import type { Account, OtpKind } from "../core/account.js";
 import { UserError } from "../core/errors.js";
+import { LIMITS } from "../core/limits.js";
 import type { ExportFormat, ImportFormat } from "./types.js";
 import {
   accountFrom,
@@ -56,7 +57,15 @@ async function unlock(slots: unknown[], password: string): Promise<Uint8Array> {
     const n = Number(s.n);
     const r = Number(s.r);
     const p = Number(s.p);
-    if (!Number.isInteger(n) || n < 2 || n > 2 ** 22 || !Number.isInteger(r) || !Number.isInteger(p)) {
+    // scrypt costs 128·N·r bytes and p sequential passes: a hostile slot must not take minutes.
+    const cheap =
+      n <= LIMITS.scryptN &&
+      r >= 1 &&
+      r <= LIMITS.scryptR &&
+      p >= 1 &&
+      p <= LIMITS.scryptP &&
+      128 * n * r <= LIMITS.scryptBytes;
+    if (!Number.isInteger(n) || n < 2 || !Number.isInteger(r) || !Number.isInteger(p) || !cheap) {
       throw new UserError("damaged Aegis vault: a password slot has invalid scrypt parameters");
     }
     const kek = await scryptAsync(utf8(password), fromHex(str(s.salt), "a slot salt"), {

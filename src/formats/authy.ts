@@ -1,5 +1,6 @@
 import { cbc } from "@noble/ciphers/aes.js";
 import { UserError } from "../core/errors.js";
+import { LIMITS } from "../core/limits.js";
 import { pbkdf2Sha1 } from "./andotp.js";
 import type { ImportedAccount, ImportFormat, Skipped } from "./types.js";
 import {
@@ -22,7 +23,7 @@ import {
 /** Authy's tokens before 2019 carry no iteration count; they used 1000. */
 const DEFAULT_ITERATIONS = 1000;
 /** A damaged or hostile count must not keep the CPU busy for minutes. */
-const MAX_ITERATIONS = 10_000_000;
+const MAX_ITERATIONS = LIMITS.pbkdf2Iterations;
 
 type Token = Record<string, unknown>;
 

@@ -6,6 +6,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { type Account, makeAccount } from "../core/account.js";
 import { canonicalSecret } from "../core/base32.js";
 import { UserError } from "../core/errors.js";
+import { LIMITS } from "../core/limits.js";
 import { formatUri, parseUri } from "../core/uri.js";
 import type { Decoded, ExportFormat, ImportedAccount, ImportFormat } from "./types.js";
 import {
@@ -119,7 +120,7 @@ async function deriveKey(v: Record<string, unknown>, password: string): Promise<
   const type = num(v.kdfType) ?? 0;
   const iterations = num(v.kdfIterations);
   if (type === 0) {
-    if (iterations === undefined || iterations < 1 || iterations > 10_000_000) {
+    if (iterations === undefined || iterations < 1 || iterations > LIMITS.pbkdf2Iterations) {
       throw new UserError("damaged Bitwarden export: invalid PBKDF2 iterations");
     }
     return pbkdf2Async(sha256, utf8(password), salt, { c: iterations, dkLen: 32 });
@@ -132,11 +133,12 @@ async function deriveKey(v: Record<string, unknown>, password: string): Promise<
       memory === undefined ||
       parallelism === undefined ||
       iterations < 1 ||
-      iterations > 100 ||
+      iterations > LIMITS.argon2Passes ||
       memory < 1 ||
-      memory > 2048 ||
+      memory * 1024 > LIMITS.argon2MemoryKiB ||
+      memory * 1024 * iterations > LIMITS.argon2Work ||
       parallelism < 1 ||
-      parallelism > 16
+      parallelism > LIMITS.argon2Parallelism
     ) {
       throw new UserError("damaged Bitwarden export: invalid Argon2id parameters");
     }

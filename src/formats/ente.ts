@@ -1,5 +1,6 @@
 import type { Account } from "../core/account.js";
 import { UserError } from "../core/errors.js";
+import { LIMITS } from "../core/limits.js";
 import { formatUri } from "../core/uri.js";
 import type { ExportFormat, ImportFormat } from "./types.js";
 import { decodeUriList, keyLines } from "./uris.js";
@@ -55,7 +56,15 @@ async function deriveKey(password: string, kdf: Record<string, unknown>): Promis
   const mem = num(kdf.memLimit);
   const ops = num(kdf.opsLimit);
   const salt = fromBase64(str(kdf.salt), "the salt");
-  if (mem === undefined || ops === undefined || mem < 8192 || ops < 1 || mem > 2 ** 32 || ops > 1000) {
+  if (
+    mem === undefined ||
+    ops === undefined ||
+    mem < 8192 ||
+    ops < 1 ||
+    mem > LIMITS.argon2MemoryKiB * 1024 ||
+    ops > LIMITS.argon2Passes ||
+    (mem / 1024) * ops > LIMITS.argon2Work
+  ) {
     throw new UserError("damaged Ente export: its key derivation parameters are invalid");
   }
   const { argon2id } = await import("hash-wasm");

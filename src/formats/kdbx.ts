@@ -1,6 +1,7 @@
 import type { Account } from "../core/account.js";
 import { encodeBase32 } from "../core/base32.js";
 import { UserError } from "../core/errors.js";
+import { LIMITS } from "../core/limits.js";
 import { validateName } from "../core/names.js";
 import { formatUri, parseUri } from "../core/uri.js";
 import type { ExportFormat, ImportedAccount, ImportFormat, Skipped } from "./types.js";
@@ -9,15 +10,6 @@ import { accountFrom, fromBase64, fromHex, label, SkipEntry, utf8 } from "./util
 type Kdbxweb = typeof import("kdbxweb");
 type KdbxEntry = import("kdbxweb").KdbxEntry;
 type KdbxGroup = import("kdbxweb").KdbxGroup;
-
-/** Work limits for files we open: a hostile header must not keep the CPU or memory busy for long. */
-const LIMITS = {
-  /** AES-KDF rounds: about a minute at 15 M rounds/s. */
-  aesRounds: 1_000_000_000,
-  /** Argon2 memory, KiB (1 GiB), and memory × passes (64 GiB-passes, about a minute). */
-  argon2MemoryKiB: 1024 * 1024,
-  argon2Work: 64 * 1024 * 1024,
-};
 
 /** hash-wasm, however the bundler exposes it: esbuild's Node bundle gives its CommonJS build as `default`. */
 async function loadHashWasm(): Promise<typeof import("hash-wasm")> {
@@ -77,9 +69,9 @@ function credentialsFor(k: Kdbxweb, password: string) {
 function checkKdfCost(k: Kdbxweb, data: ArrayBuffer): void {
   const header = k.KdbxHeader.read(new k.BinaryStream(data), new k.KdbxContext({ kdbx: {} as never }));
   const tooSlow = () => new UserError("this KDBX asks for more key-derivation work than sparekey allows");
-  if ((header.keyEncryptionRounds ?? 0) > LIMITS.aesRounds) throw tooSlow();
+  if ((header.keyEncryptionRounds ?? 0) > LIMITS.aesKdfRounds) throw tooSlow();
   const rounds = header.kdfParameters?.get("R");
-  if (rounds !== undefined && Number(rounds.valueOf()) > LIMITS.aesRounds) throw tooSlow();
+  if (rounds !== undefined && Number(rounds.valueOf()) > LIMITS.aesKdfRounds) throw tooSlow();
 }
 
 // ---------------------------------------------------------------- import

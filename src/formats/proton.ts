@@ -2,6 +2,7 @@ import { gcm } from "@noble/ciphers/aes.js";
 import { Inflate } from "fflate";
 import type { Account } from "../core/account.js";
 import { UserError } from "../core/errors.js";
+import { LIMITS } from "../core/limits.js";
 import { parseUri } from "../core/uri.js";
 import type { ImportedAccount, ImportFormat, Skipped } from "./types.js";
 import {
@@ -121,7 +122,7 @@ export const protonAuthenticatorImport: ImportFormat = {
 // ---------------------------------------------------------------- Proton Pass zip
 
 /** Limits that keep a hostile zip from exhausting memory or time. */
-export const ZIP_LIMITS = { entries: 10_000, bytes: 64 * 1024 * 1024 } as const;
+export const ZIP_LIMITS = { entries: LIMITS.zipEntries, bytes: LIMITS.zipEntryBytes } as const;
 const DATA_JSON = "Proton Pass/data.json";
 const DATA_PGP = "Proton Pass/data.pgp";
 

@@ -53,6 +53,23 @@ export function unreadableFile(e: unknown, shown: string): UserError | undefined
   return undefined;
 }
 
+/**
+ * A one-line UserError for a write the file system refused (disk full, quota, read-only, no
+ * permission), or undefined for other errors. The atomic write left the old file as it was.
+ */
+export function notWritten(e: unknown, what: string, tail = "it was left as it was"): UserError | undefined {
+  const why = isErr(e, "ENOSPC")
+    ? "the disk is full"
+    : isErr(e, "EDQUOT")
+      ? "the disk quota is exceeded"
+      : isErr(e, "EROFS")
+        ? "the file system is read-only"
+        : isErr(e, "EACCES") || isErr(e, "EPERM")
+          ? "permission denied"
+          : undefined;
+  return why ? new UserError(`cannot write ${what}: ${why}; ${tail}`) : undefined;
+}
+
 /** Creates a directory and its missing parents with mode 0700. */
 export async function makeDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -224,7 +241,14 @@ export async function withLockFile<T>(path: string, fn: () => Promise<T>, waitMs
   for (;;) {
     try {
       const h = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      await h.writeFile(me);
+      try {
+        await h.writeFile(me);
+      } catch (e) {
+        // A lock we could not write (disk full) must not stay behind, empty, for others to wait on.
+        await h.close().catch(() => {});
+        await fs.rm(path, { force: true });
+        throw notWritten(e, `the store lock ${path}`, "nothing was changed") ?? e;
+      }
       await h.close();
       break;
     } catch (e) {
@@ -391,7 +415,7 @@ export abstract class DirStore implements Store {
       });
     } catch (e) {
       if (isErr(e, "EISDIR")) throw new UserError(`cannot write ${name}: a folder has that name`);
-      throw e;
+      throw notWritten(e, name) ?? e;
     }
     this.changed.add(relative(this.root, path));
   }

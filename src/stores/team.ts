@@ -161,7 +161,8 @@ export async function initTeamFolder(
     throw new UserError(
       `${tildePath(root, ctx.env.HOME)} is ${kind === "pass" ? "a pass" : "an age"} store; give its folder recipients with ${kind === "pass" ? "--gpg KEYID" : "--age RECIPIENT"}`,
     );
-  const sub = path.replace(/^\/+|\/+$/g, "");
+  // Only a trailing slash is dropped: "/team" reads as an absolute path, which is refused.
+  const sub = path.replace(/\/+$/, "");
   validateName(sub);
   const folder = prefix ? `${prefix}/${sub}` : sub;
   const r = await setFolderRecipients(full, root, folder, recipients, ctx.env);
