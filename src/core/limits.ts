@@ -125,14 +125,14 @@ export function imageDimensions(b: Uint8Array): { width: number; height: number 
 /**
  * Refuses an image whose header declares more than {@link LIMITS.imagePixels} pixels (or a side
  * above {@link LIMITS.imageSide}) before it is decoded: a tiny compressed PNG can declare
- * 20000 × 20000 pixels, 1.6 GB once decoded. `what` names the file in the message.
+ * 20000 × 20000 pixels, 1.6 GB once decoded. The caller puts the file name in front.
  */
-export function checkImageSize(bytes: Uint8Array, what: string): void {
+export function checkImageSize(bytes: Uint8Array): void {
   const d = imageDimensions(bytes);
   if (!d) return;
   if (d.width > LIMITS.imageSide || d.height > LIMITS.imageSide || d.width * d.height > LIMITS.imagePixels) {
     throw new UserError(
-      `${what}: the image is ${d.width} × ${d.height} pixels, too large to scan for QR codes (the limit is ${LIMITS.imagePixels / 1e6} megapixels)`,
+      `the image is ${d.width} × ${d.height} pixels, too large to scan for QR codes (the limit is ${LIMITS.imagePixels / 1e6} megapixels)`,
     );
   }
 }

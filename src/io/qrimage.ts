@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
+import { checkImageSize, LIMITS } from "../core/limits.js";
 
 type Reader = typeof import("zxing-wasm/reader");
 
@@ -36,13 +37,17 @@ async function loadReader(): Promise<Reader> {
  * A small code in a big phone screenshot is found too (zxing scans downscaled copies).
  */
 export async function readQrCodes(image: Uint8Array): Promise<string[]> {
+  // Before decoding: a small file can declare a huge image (core/limits.ts).
+  checkImageSize(image);
   ready ??= loadReader();
   const reader = await ready;
-  const opts = { formats: ["QRCode" as const], tryHarder: true, maxNumberOfSymbols: 32 };
+  const opts = { formats: ["QRCode" as const], tryHarder: true, maxNumberOfSymbols: LIMITS.qrCodesPerImage };
   let results = await reader.readBarcodes(image, opts);
   if (results.length === 0) {
     // Blurry or low-contrast photos: a slower pass with denoising and no downscale limit.
     results = await reader.readBarcodes(image, { ...opts, tryDenoise: true, downscaleThreshold: 2000 });
   }
-  return results.filter((r) => r.isValid && r.text !== "").map((r) => r.text);
+  return results
+    .filter((r) => r.isValid && r.text !== "" && r.text.length <= LIMITS.qrTextChars)
+    .map((r) => r.text);
 }

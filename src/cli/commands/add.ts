@@ -3,6 +3,7 @@ import { describeAccount } from "../../core/account.js";
 import { canonicalSecret } from "../../core/base32.js";
 import { type Entry, newEntry, parseEntry, withAccount, withMeta } from "../../core/entry.js";
 import { UsageError, UserError } from "../../core/errors.js";
+import { checkImportSize } from "../../core/limits.js";
 import { deriveName, findCaseCollision, validateName } from "../../core/names.js";
 import { formatUri, parseUri } from "../../core/uri.js";
 import { type Args, type Ctx, flag, has } from "../context.js";
@@ -50,12 +51,22 @@ async function readQrImage(ctx: Ctx, file: string): Promise<string> {
   const { resolve } = await import("node:path");
   let bytes: Uint8Array;
   try {
+    const { stat } = await import("node:fs/promises");
+    checkImportSize((await stat(resolve(ctx.cwd, file))).size, file);
     bytes = new Uint8Array(await readFile(resolve(ctx.cwd, file)));
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   const { readQrCodes } = await import("../../io/qrimage.js");
-  const texts = (await readQrCodes(bytes)).filter((t) => t.trim() !== "");
+  let found: string[];
+  try {
+    found = await readQrCodes(bytes);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${file}: ${e.message}`);
+    throw e;
+  }
+  const texts = found.filter((t) => t.trim() !== "");
   if (texts.length === 0) throw new UserError(`${file}: no QR code found in the image`);
   const keys = texts.filter((t) => /^(otpauth|steam):\/\//i.test(t.trim()));
   if (keys.length === 0 && texts.some((t) => /^otpauth-migration:/i.test(t.trim()))) {

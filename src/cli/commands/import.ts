@@ -1,5 +1,6 @@
 import { addRecoveryCodes, formatEntry, newEntry, parseEntry } from "../../core/entry.js";
 import { isTypedError, UsageError, UserError } from "../../core/errors.js";
+import { checkImportSize } from "../../core/limits.js";
 import { IMPORT_FORMATS } from "../../formats/registry.js";
 import type { BatchPart, Decoded, ImportFormat } from "../../formats/types.js";
 import { WrongPasswordError } from "../../formats/util.js";
@@ -67,11 +68,37 @@ export async function passwordFromFlags(ctx: Ctx, args: Args): Promise<string | 
 }
 
 async function readSource(ctx: Ctx, file: string): Promise<Source> {
-  const { readFile } = await import("node:fs/promises");
+  const { open } = await import("node:fs/promises");
   const { resolve } = await import("node:path");
   try {
-    return { file, bytes: new Uint8Array(await readFile(resolve(ctx.cwd, file))) };
+    const h = await open(resolve(ctx.cwd, file), "r");
+    try {
+      // A file larger than any export is refused before it is read (core/limits.ts); a pipe or a
+      // device (import <(cmd), /dev/zero) has no size, so it is read only up to the limit.
+      const st = await h.stat();
+      if (st.isFile()) checkImportSize(st.size, file);
+      const chunks: Uint8Array[] = [];
+      let total = 0;
+      for (;;) {
+        const buf = new Uint8Array(1 << 20);
+        const { bytesRead } = await h.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        total += bytesRead;
+        checkImportSize(total, file);
+        chunks.push(buf.subarray(0, bytesRead));
+      }
+      const bytes = new Uint8Array(total);
+      let at = 0;
+      for (const c of chunks) {
+        bytes.set(c, at);
+        at += c.length;
+      }
+      return { file, bytes };
+    } finally {
+      await h.close();
+    }
   } catch (e) {
+    if (isTypedError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`cannot read ${file}: ${code === "ENOENT" ? "no such file" : (code ?? String(e))}`);
   }
