@@ -10,7 +10,7 @@ import { type Args, type Ctx, flag, has } from "../context.js";
 import { writePrivateFile } from "../util.js";
 
 export const name = "card";
-export const summary = "print 3x5 inch recovery cards (PDF): unused recovery codes, optionally the key";
+export const summary = "Print 3x5 inch recovery cards (PDF): unused recovery codes, optionally the key";
 export const usage =
   "sparekey card [QUERY...] -o FILE.pdf [--with-secret] [--paper card|letter|a4] [--at TIME]";
 export const options = {

@@ -7,7 +7,7 @@ import { type Args, type Ctx, has } from "../context.js";
 import { resolveName, saveText } from "../util.js";
 
 export const name = "recovery";
-export const summary = "save, list and cross off the recovery codes of an account";
+export const summary = "Save, list and cross off the recovery codes of an account";
 export const usage = "sparekey recovery add|list|use QUERY [CODE] [--all]";
 export const options = { all: { type: "boolean" } } as const;
 

@@ -7,7 +7,7 @@ import { type Args, type Ctx, flag } from "../context.js";
 import { parseNamedEntry, resolveName, saveText } from "../util.js";
 
 export const name = "verify";
-export const summary = "check a code from your phone app against the stored key, and record it";
+export const summary = "Check a code from your phone app against the stored key, and record it";
 export const usage = "sparekey verify QUERY CODE [--at TIME]";
 export const options = { at: { type: "string" } } as const;
 
