@@ -2,6 +2,7 @@ import { promises as fs, readlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../core/errors.js";
 import { DirStore, type Env, isErr, runTool, tildePath, unreadableFile } from "./fsutil.js";
+import { readEach } from "./store.js";
 
 /** The gpg program; `gpg` as on every current system (pass picks gpg2 only where gpg is 1.x). */
 const GPG = "gpg";
@@ -214,6 +215,61 @@ export class PassStore extends DirStore {
     const r = await runTool(GPG, args, { env: this.gpgEnv(), input: bytes });
     if (r.code !== 0) throw explainGpg("decrypt", name, r.stderr, r.code);
     return r.stdout.toString("utf8");
+  }
+
+  /**
+   * Decrypts many entries (readMany): through gpg-agent in this process where gpg-agent.ts
+   * understands the file, else one gpg per entry as `read` does. PASSWORD_STORE_GPG_OPTS (which
+   * may name another home or keyring) keeps every entry on the gpg path.
+   */
+  async readAll(names: readonly string[]): Promise<Map<string, { text: string } | { error: Error }>> {
+    if (names.length < 3 || gpgOpts(this.env).length > 0) return readEach(this, names);
+    const { AgentDecryptor } = await import("./gpg-agent.js");
+    const agent = await AgentDecryptor.open(this.gpgEnv(), runTool).catch(() => undefined);
+    if (!agent) return readEach(this, names);
+    const got = new Map<string, { text: string } | { error: Error }>();
+    const rest: string[] = [];
+    try {
+      // A file that cannot be read is left to `read`, which explains why.
+      const files = await Promise.all(names.map((n) => this.readBytes(n)));
+      let hits = 0;
+      let misses = 0;
+      let warming: Promise<unknown> | undefined;
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < names.length) {
+          const i = next++;
+          const name = names[i];
+          const bytes = files[i];
+          await warming;
+          // Three misses before any hit: this store is not for the agent path (armor, RSA, ...).
+          const plain =
+            bytes && (hits > 0 || misses < 3) ? await agent.decrypt(bytes).catch(() => undefined) : undefined;
+          if (plain) {
+            hits++;
+            got.set(name, { text: Buffer.from(plain).toString("utf8") });
+          } else if (++misses === 1 && hits === 0 && bytes) {
+            // The first miss goes through gpg while the others wait: it may ask for the key's
+            // passphrase, which the agent then caches for the entries that follow.
+            warming = readEach(this, [name]).then((r) => got.set(name, r.get(name)!));
+            await warming;
+          } else rest.push(name);
+        }
+      };
+      await Promise.all(Array.from({ length: agent.width }, worker));
+    } finally {
+      agent.close();
+    }
+    for (const [n, r] of await readEach(this, rest)) got.set(n, r);
+    return new Map(names.map((n) => [n, got.get(n)!]));
+  }
+
+  private async readBytes(name: string): Promise<Buffer | undefined> {
+    try {
+      return await fs.readFile(this.pathOf(name));
+    } catch {
+      return undefined;
+    }
   }
 
   protected isNotForUs(e: unknown): boolean {

@@ -22,5 +22,11 @@ export function scopeStore(store: Store, prefix: string): Store {
     exists: (name) => store.exists(full(name)),
     commit: (message) => store.commit(message),
     withLock: (fn) => store.withLock(fn),
+    ...(store.readAll && {
+      readAll: async (names: readonly string[]) => {
+        const got = await store.readAll!(names.map(full));
+        return new Map(names.map((n) => [n, got.get(full(n))!]));
+      },
+    }),
   };
 }

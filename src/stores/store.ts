@@ -30,10 +30,21 @@ export interface Store {
    * from concurrent processes do not interleave. A lock left by a dead process is taken over.
    */
   withLock<T>(fn: () => Promise<T>): Promise<T>;
+  /** Optional bulk read, same contract as {@link readMany} (the pass store talks to gpg-agent). */
+  readAll?(names: readonly string[]): Promise<Map<string, { text: string } | { error: Error }>>;
 }
 
 /** Decrypts many entries with bounded concurrency; a failure is returned per entry, never thrown. */
 export async function readMany(
+  store: Store,
+  names: readonly string[],
+  concurrency = 8,
+): Promise<Map<string, { text: string } | { error: Error }>> {
+  return store.readAll ? store.readAll(names) : readEach(store, names, concurrency);
+}
+
+/** {@link readMany} one `store.read` per entry, whatever bulk path the store has. */
+export async function readEach(
   store: Store,
   names: readonly string[],
   concurrency = 8,

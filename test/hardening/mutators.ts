@@ -170,13 +170,17 @@ function paths(v: Json, at: (string | number)[] = [], out: (string | number)[][]
 
 function getAt(v: Json, p: (string | number)[]): Json {
   let x: Json = v;
-  for (const k of p) x = (x as Record<string, Json>)[k as string];
+  for (const k of p) {
+    if (x === null || typeof x !== "object") return undefined as unknown as Json;
+    x = (x as Record<string, Json>)[k as string];
+  }
   return x;
 }
 
 function setAt(root: Json, p: (string | number)[], value: Json | undefined): Json {
   if (p.length === 0) return value === undefined ? null : value;
   const parent = getAt(root, p.slice(0, -1)) as Record<string, Json> | Json[];
+  if (parent === null || typeof parent !== "object") return root;
   const k = p[p.length - 1];
   if (Array.isArray(parent)) {
     if (value === undefined) parent.splice(k as number, 1);
@@ -332,3 +336,49 @@ export function isText(b: Uint8Array): boolean {
 }
 
 export { concat };
+
+/** The four mutations the issue names, one at a time, for the CLI test. */
+export type MutationKind = "truncate" | "flip" | "swap" | "types";
+
+/** One named mutation of a file: JSON files get field swaps and wrong types, others byte or line edits. */
+export function mutateAs(f: Fixture, kind: MutationKind, seed: number): Uint8Array {
+  const r = new Rng(seed);
+  const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+  if (kind === "truncate")
+    return f.bytes.slice(0, Math.max(0, Math.floor(f.bytes.length * (0.05 + 0.9 * (r.next() / 2 ** 32)))));
+  if (kind === "flip") {
+    const b = Uint8Array.from(f.bytes);
+    for (let i = 0; i < 1 + r.int(8); i++) b[r.int(b.length)] ^= 1 << r.int(8);
+    return b;
+  }
+  if (f.json !== undefined) {
+    const tree = structuredClone(f.json) as Json;
+    const all = () => paths(tree).filter((p) => p.length > 0);
+    if (kind === "swap") {
+      const leaves = all().filter((p) => typeof getAt(tree, p) !== "object");
+      for (let i = 0; i < 3 && leaves.length > 1; i++) {
+        const a = r.pick(leaves);
+        const b = r.pick(leaves);
+        const va = getAt(tree, a);
+        setAt(tree, a, getAt(tree, b));
+        setAt(tree, b, va);
+      }
+      return enc(tree);
+    }
+    for (let i = 0; i < 3 && all().length > 0; i++) {
+      const p = r.pick(all());
+      const v = getAt(tree, p);
+      if (v === undefined) continue;
+      const wrong: Json[] =
+        typeof v === "string"
+          ? [1, null, [], {}, true]
+          : typeof v === "number"
+            ? ["1", null, [], -1, 1e300]
+            : ["x", 0, null];
+      setAt(tree, p, r.pick(wrong));
+    }
+    return enc(tree);
+  }
+  if (isText(f.bytes)) return mutateLines(f.bytes, r);
+  return mutateBytes(f.bytes, r);
+}
