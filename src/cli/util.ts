@@ -2,7 +2,7 @@ import { type Account, type Algorithm, makeAccount, type OtpKind } from "../core
 import { type Entry, formatEntry, parseEntry } from "../core/entry.js";
 import { UsageError, UserError } from "../core/errors.js";
 import { matchQuery } from "../core/names.js";
-import type { Store } from "../stores/store.js";
+import { NotForUs, type Store } from "../stores/store.js";
 import { type Args, flag, has } from "./context.js";
 
 /** An entry read from the store, with the key it must hold. */
@@ -56,7 +56,18 @@ export async function saveEntry(store: Store, name: string, entry: Entry, messag
 /** Writes raw entry text, verifies it by reading it back, and commits. */
 export async function saveText(store: Store, name: string, text: string, message: string): Promise<void> {
   await store.write(name, text);
-  const back = await store.read(name);
+  let back: string;
+  try {
+    back = await store.read(name);
+  } catch (e) {
+    // Encrypted for recipients that do not include us (a team folder): the store's write already
+    // checked all it could, so commit it rather than leave it behind uncommitted.
+    if (e instanceof NotForUs) {
+      await store.commit(message);
+      return;
+    }
+    throw e;
+  }
   if (back !== text) {
     throw new UserError(
       `${name}: the entry read back differs from what was written; check ${store.location}`,

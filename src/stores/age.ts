@@ -3,9 +3,10 @@ import { dirname, join } from "node:path";
 import { UserError } from "../core/errors.js";
 import type { AgeCrypto } from "./age-crypto.js";
 import { DirStore, type Env, isErr, type PromptFn, tildePath, unreadableFile } from "./fsutil.js";
+import { NotForUs } from "./store.js";
 
 /** Raised when none of our identities can open a file (it was encrypted for others only). */
-class NoIdentityMatched extends UserError {}
+class NoIdentityMatched extends NotForUs {}
 
 /** Where passage keeps identities: PASSAGE_IDENTITIES_FILE, else ~/.passage/identities. */
 export function identitiesPath(env: Env): string {

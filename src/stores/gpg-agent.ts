@@ -48,8 +48,8 @@ export function parseSecretKeys(colons: string): Map<string, SecretKey> {
         pkd: [],
       };
       usable = f[14] === "+" && /^[0-9A-F]{16}$/.test(cur.keyid);
-    } else if (!cur) {
-    } else if (f[0] === "fpr" && cur.fpr.length === 0 && /^[0-9A-F]{40}$/.test(f[9] ?? "")) {
+    } else if (!cur) continue;
+    else if (f[0] === "fpr" && cur.fpr.length === 0 && /^[0-9A-F]{40}$/.test(f[9] ?? "")) {
       cur.fpr = hexBytes(f[9]);
     } else if (f[0] === "grp" && cur.grip === "" && /^[0-9A-F]{40}$/.test(f[9] ?? "")) {
       cur.grip = f[9];
@@ -230,7 +230,7 @@ export async function decryptSeipd(
 /** The data of the one literal packet in `inner`, looking through one compression layer. */
 async function literalOf(inner: Uint8Array, depth: number): Promise<Uint8Array | undefined> {
   const packets = splitPackets(inner);
-  if (!packets || packets.length !== 1) return undefined;
+  if (packets?.length !== 1) return undefined;
   const [p] = packets;
   if (p.tag === 8 && depth === 0) {
     const data = p.body.subarray(1);

@@ -2,13 +2,13 @@ import { promises as fs, readlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../core/errors.js";
 import { DirStore, type Env, isErr, runTool, tildePath, unreadableFile } from "./fsutil.js";
-import { readEach } from "./store.js";
+import { NotForUs, readEach } from "./store.js";
 
 /** The gpg program; `gpg` as on every current system (pass picks gpg2 only where gpg is 1.x). */
 const GPG = "gpg";
 
 /** Raised when gpg cannot decrypt because we hold none of the secret keys. */
-class NoSecretKey extends UserError {}
+class NoSecretKey extends NotForUs {}
 
 /** The `-r` recipients in a `.gpg-id` file: one per line, `#` comments, blank lines ignored. */
 export function parseGpgId(text: string): string[] {

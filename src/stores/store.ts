@@ -1,3 +1,11 @@
+import { UserError } from "../core/errors.js";
+
+/**
+ * A read that failed only because the entry is encrypted for other people (a team folder one may
+ * write to but not read). A write may still be right: the cipher tool reported success.
+ */
+export class NotForUs extends UserError {}
+
 /**
  * The one interface every store implements (pass/gpg, age, in-memory). Names are relative to
  * the store root, without the file extension, with `/` separators ("2fa/github/alice").

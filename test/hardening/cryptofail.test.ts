@@ -132,6 +132,29 @@ describe("age store failures", () => {
     }
   });
 
+  it("a folder encrypted only for others (a team we write for): the entry is saved and committed", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const other = execFileSync("age-keygen", { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+      .split("\n")
+      .find((l) => l.startsWith("# public key: "))!
+      .slice(14);
+    mkdirSync(join(s.root, "2fa/others"), { recursive: true });
+    writeFileSync(join(s.root, "2fa/others/.age-recipients"), `${other}\n`);
+    const r = await s.run(["add", "others/key"], { input: KEY });
+    expect(r.code, r.stderr).toBe(0);
+    const st = await runTool(s.home, "git", [
+      "-C",
+      s.root,
+      "status",
+      "--porcelain",
+      "--",
+      "2fa/others/key.age",
+    ]);
+    expect(st.stdout).toBe("");
+    // We cannot read it back: a clear line, not a crash.
+    expectOneLine(await s.run(["code", "others/key"]), /none of the identities .* can open it/);
+  });
+
   describe("a passphrase-protected identities file", () => {
     let plain: Buffer;
     beforeAll(async () => {

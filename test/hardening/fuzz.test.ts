@@ -18,7 +18,7 @@ import { concat, loadFixtures, mutantArb, mutantOf, randomBytesArb } from "./mut
 const RUNS = Number(process.env.SPAREKEY_FUZZ_RUNS ?? 10_000);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 /** A case that takes longer than this is a hang in the making (catastrophic regex, huge loop). */
-const CASE_MS = 1_500;
+const CASE_MS = 5_000;
 const params = { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) };
 
 /** Counts of what the fuzzers saw, for the report. */
@@ -189,7 +189,7 @@ const uriCase = fc
     return { uri, secrets: [c.secret] };
   });
 
-describe("fuzz: otpauth URIs (parseUri)", () => {
+describe("fuzz: otpauth URIs (parseUri)", { timeout: 180_000 }, () => {
   it(`structured, damaged URIs: ${RUNS} cases`, async () => {
     await fc.assert(
       fc.asyncProperty(uriCase, async ({ uri, secrets }) => {
@@ -216,7 +216,7 @@ describe("fuzz: otpauth URIs (parseUri)", () => {
   });
 });
 
-describe("fuzz: base32", () => {
+describe("fuzz: base32", { timeout: 180_000 }, () => {
   it(`any text: ${RUNS} cases; canonical form is stable`, async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -267,7 +267,7 @@ const entryLine = fc.oneof(
   anyText.map((t) => t.replace(/\n/g, " ")),
 );
 
-describe("fuzz: the entry format (parseEntry/formatEntry)", () => {
+describe("fuzz: the entry format (parseEntry/formatEntry)", { timeout: 180_000 }, () => {
   it(`${RUNS} entries: typed errors only; formatting is stable and keeps foreign lines`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(entryLine, { maxLength: 12 }), fc.boolean(), async (lines, nl) => {
@@ -326,7 +326,7 @@ const pasteLine = fc.oneof(
   anyText.map((t) => t.slice(0, 80)),
 );
 
-describe("fuzz: recovery-code pastes", () => {
+describe("fuzz: recovery-code pastes", { timeout: 180_000 }, () => {
   it(`${RUNS} pastes: no throw; every code found is in the paste`, async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -413,7 +413,7 @@ const qrTexts = fc.array(
 
 const formatIds = Object.keys(IMPORT_FORMATS);
 
-describe("fuzz: every import format's decode", () => {
+describe("fuzz: every import format's decode", { timeout: 180_000 }, () => {
   for (const id of formatIds) {
     it(`${id}: ${RUNS} random files, then ${RUNS} mutated real exports`, async () => {
       const codec: ImportFormat = await IMPORT_FORMATS[id]();
