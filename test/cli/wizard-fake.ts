@@ -16,6 +16,7 @@ export interface FakeOptions {
   answers?: (string | null)[];
   nowMs?: number;
   cwd?: string;
+  env?: Record<string, string | undefined>;
 }
 
 /** Builds the fake context; `answers` are handed out one per prompt, then null (end of input). */
@@ -23,7 +24,7 @@ export function fakeCtx(store: MemoryStore, opts: FakeOptions = {}): { ctx: Ctx;
   const out: FakeRun = { code: 0, stdout: "", stderr: "", prompts: [] };
   const answers = [...(opts.answers ?? [])];
   const ctx: Ctx = {
-    env: {},
+    env: { ...opts.env },
     cwd: opts.cwd ?? "/nonexistent",
     stdout: (t) => {
       out.stdout += t;

@@ -8,8 +8,8 @@ import type { ExportFormat } from "../../formats/types.js";
 import { readMany } from "../../stores/store.js";
 import { type Args, type Ctx, flag, has } from "../context.js";
 import { count } from "../importplan.js";
+import { passwordFromFlags } from "../password.js";
 import { writePrivateFile } from "../util.js";
-import { passwordFromFlags } from "./import.js";
 
 export const name = "export";
 export const summary =

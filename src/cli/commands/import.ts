@@ -14,6 +14,7 @@ import {
   missingBatches,
   planImport,
 } from "../importplan.js";
+import { passwordFromFlags } from "../password.js";
 
 export const name = "import";
 export const summary =
@@ -37,34 +38,6 @@ const CONCURRENCY = 4;
 interface Source {
   file: string;
   bytes: Uint8Array;
-}
-
-/** The password a flag gives (--password-file: its first line; --password-env: a variable), if any. */
-export async function passwordFromFlags(ctx: Ctx, args: Args): Promise<string | undefined> {
-  const file = flag(args, "password-file");
-  const env = flag(args, "password-env");
-  if (file !== undefined && env !== undefined) {
-    throw new UsageError("give either --password-file or --password-env, not both");
-  }
-  if (env !== undefined) {
-    const v = ctx.env[env];
-    if (v === undefined || v === "") throw new UserError(`the environment variable ${env} is not set`);
-    return v;
-  }
-  if (file !== undefined) {
-    const { readFile } = await import("node:fs/promises");
-    const { resolve } = await import("node:path");
-    let text: string;
-    try {
-      text = await readFile(resolve(ctx.cwd, file), "utf8");
-    } catch (e) {
-      throw new UserError(`cannot read the password file ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
-    }
-    const line = text.split(/\r?\n/, 1)[0];
-    if (line === "") throw new UserError(`the password file ${file} is empty`);
-    return line;
-  }
-  return undefined;
 }
 
 async function readSource(ctx: Ctx, file: string): Promise<Source> {

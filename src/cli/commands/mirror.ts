@@ -23,6 +23,7 @@ import {
 } from "../../stores/mirrors.js";
 import { readMany } from "../../stores/store.js";
 import { type Args, type Ctx, flag, has } from "../context.js";
+import { passwordFromFlags } from "../password.js";
 
 export const name = "mirror";
 export const summary = "Keep a second copy in another password manager: mirror add|list|rm|sync";
@@ -137,23 +138,8 @@ async function removeMirror(ctx: Ctx, fileArg: string): Promise<number> {
 
 /** Gets the password for one encrypted mirror: --password-file, --password-env, else a prompt. */
 async function mirrorPassword(ctx: Ctx, args: Args, m: MirrorConfig, exists: boolean): Promise<string> {
-  const file = flag(args, "password-file");
-  const envName = flag(args, "password-env");
-  if (file !== undefined && envName !== undefined)
-    throw new UsageError("give --password-file or --password-env, not both");
-  if (file !== undefined) {
-    const text = await fs.readFile(resolve(ctx.cwd, file), "utf8").catch(() => {
-      throw new UserError(`cannot read the password file ${file}`);
-    });
-    const pw = text.split(/\r?\n/)[0];
-    if (!pw) throw new UserError(`the password file ${file} is empty`);
-    return pw;
-  }
-  if (envName !== undefined) {
-    const pw = ctx.env[envName];
-    if (!pw) throw new UserError(`the environment variable ${envName} is not set`);
-    return pw;
-  }
+  const fromFlag = await passwordFromFlags(ctx, args);
+  if (fromFlag !== undefined) return fromFlag;
   const shown = tildePath(m.file, ctx.env.HOME);
   const pw = await ctx.prompt(`Password for the ${m.format} mirror ${shown}: `, { secret: true });
   if (!pw) throw new UserError(`no password given for ${shown}`);
