@@ -73,6 +73,18 @@ describe("sync between two clones", () => {
     );
   });
 
+  it("commits an entry that a killed run left uncommitted, then syncs it", () => {
+    const src = join(a, "2fa/alpha/ann.age");
+    writeFileSync(join(a, "2fa/alpha/left.age"), readFileSync(src));
+    ok(inA(["sync"]));
+    ok(inB(["sync"]));
+    expect(names(ok(inB(["list"])))).toContain("alpha/left");
+    expect(sh(home, "git", ["-C", a, "status", "--porcelain"]).stdout).toBe("");
+    ok(inA(["rm", "-f", "alpha/left"]));
+    ok(inA(["sync"]));
+    ok(inB(["sync"]));
+  });
+
   it("changes to different entries on both sides merge by themselves", () => {
     ok(inA(["recovery", "add", "alpha/ann"], "aaaa-1111\n"));
     ok(inB(["recovery", "add", "beta/bob"], "bbbb-2222\n"));

@@ -48,6 +48,34 @@ async function out(root: string, args: string[], env: Env): Promise<string | und
   return r.code === 0 ? r.stdout.toString("utf8").trim() : undefined;
 }
 
+/**
+ * Commits entry files that a killed run wrote but never committed: they are whole (writes are
+ * atomic), and leaving them would make the rebase refuse the dirty tree or hide them from the
+ * other machines. Only entry files are taken; a user's other edits stay theirs to commit.
+ */
+async function commitLeftovers(root: string, env: Env): Promise<number> {
+  const status = await must(
+    root,
+    ["status", "--porcelain", "-z", "--no-renames", "--untracked-files=all"],
+    env,
+    "git status",
+  );
+  const paths = status
+    .split("\0")
+    .filter((r) => r.length > 3)
+    .map((r) => r.slice(3))
+    .filter((p) => /\.(gpg|age)$/.test(p) && !/(^|\/)\./.test(p));
+  if (paths.length === 0) return 0;
+  await must(root, ["add", "-A", "--", ...paths], env, "git add");
+  await must(
+    root,
+    ["commit", "-q", "-m", "Commit 2FA entries left uncommitted by an interrupted run.", "--", ...paths],
+    env,
+    "git commit",
+  );
+  return paths.length;
+}
+
 /** Whether a rebase stopped midway (conflicts) in this repository. */
 async function rebasing(root: string, env: Env): Promise<boolean> {
   const gitDir = await out(root, ["rev-parse", "--absolute-git-dir"], env);
@@ -157,6 +185,7 @@ export async function syncRepo(
       `a rebase is already in progress in ${shown}; finish it (git rebase --continue) or abort it`,
     );
   const branch = await out(root, ["symbolic-ref", "--short", "-q", "HEAD"], env);
+  if (branch) await commitLeftovers(root, env);
   if (!branch)
     throw new UserError(`the store ${shown} is not on a branch (detached HEAD); check it out first`);
   const upstream = await out(root, ["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}"], env);
