@@ -250,6 +250,7 @@ export async function withLockFile<T>(path: string, fn: () => Promise<T>, waitMs
         throw notWritten(e, `the store lock ${path}`, "nothing was changed") ?? e;
       }
       await h.close();
+      await removeDeadAsides(path);
       break;
     } catch (e) {
       if (isErr(e, "ENOENT")) throw new UserError(`the store folder ${dirname(path)} does not exist`);
@@ -285,6 +286,17 @@ export async function withLockFile<T>(path: string, fn: () => Promise<T>, waitMs
     // Remove only our own lock: if it was taken over as stale, the file is someone else's now.
     const now = await fs.readFile(path, "utf8").catch(() => "");
     if (now === me) await fs.rm(path, { force: true });
+  }
+}
+
+/** Removes lock files that a taker set aside and was killed before it could delete them. */
+async function removeDeadAsides(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `${path.slice(dir.length + 1)}.stale-`;
+  for (const n of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)-[0-9a-f]+$/.exec(n.slice(prefix.length))?.[1]);
+    if (pid > 0 && !pidAlive(pid)) await fs.rm(`${dir}/${n}`, { force: true });
   }
 }
 

@@ -193,6 +193,17 @@ describe("lock", () => {
     expect(await withLockFile(lock, async () => "ok")).toBe("ok");
   });
 
+  it("removes a stale lock that a killed taker had set aside, and keeps a live taker's", async () => {
+    const lock = join(dir, LOCK_FILE);
+    const dead = `${lock}.stale-${deadPid()}-0badc0de`;
+    const live = `${lock}.stale-${process.pid}-0badc0de`;
+    writeFileSync(dead, `${deadPid()} 0 ${hostname()} x\n`);
+    writeFileSync(live, `${deadPid()} 0 ${hostname()} x\n`);
+    expect(await withLockFile(lock, async () => "ok")).toBe("ok");
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+  });
+
   it("gives up on a live lock after the wait, with a message naming the file", async () => {
     const lock = join(dir, LOCK_FILE);
     writeFileSync(lock, `${process.ppid} ${Date.now()} ${hostname()} x\n`);
