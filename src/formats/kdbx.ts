@@ -5,7 +5,16 @@ import { LIMITS } from "../core/limits.js";
 import { validateName } from "../core/names.js";
 import { formatUri, parseUri } from "../core/uri.js";
 import type { ExportFormat, ImportedAccount, ImportFormat, Skipped } from "./types.js";
-import { accountFrom, fromBase64, fromHex, label, SkipEntry, utf8 } from "./util.js";
+import {
+  accountFrom,
+  fromBase64,
+  fromHex,
+  label,
+  parseRecoveryNote,
+  recoveryNote,
+  SkipEntry,
+  utf8,
+} from "./util.js";
 
 type Kdbxweb = typeof import("kdbxweb");
 type KdbxEntry = import("kdbxweb").KdbxEntry;
@@ -193,19 +202,6 @@ export const KDBX_NAME_FIELD = "sparekey-name";
 /** The full otpauth URI of an HOTP entry sparekey wrote: KeePass's HmacOtp-* fields hold no issuer, algorithm or digits. */
 export const KDBX_OTP_FIELD = "sparekey-otp";
 
-/** Recovery codes as sparekey writes them into Notes: a "Recovery codes:" line, then one code a line. */
-function recoveryFromNotes(notes: string): string[] {
-  const lines = notes.split(/\r?\n/);
-  const at = lines.findIndex((l) => l.trim() === "Recovery codes:");
-  if (at < 0) return [];
-  const out: string[] = [];
-  for (const l of lines.slice(at + 1)) {
-    if (l.trim() === "") break;
-    out.push(l.trim());
-  }
-  return out;
-}
-
 function fieldReader(k: Kdbxweb, e: KdbxEntry): (key: string) => string {
   return (key) => {
     const v = e.fields.get(key);
@@ -247,7 +243,7 @@ function collectEntries(
           skipped.push({ what: where, why: "it is in the recycle bin" });
           continue;
         }
-        const recovery = ours ? recoveryFromNotes(get("Notes")) : [];
+        const recovery = ours ? parseRecoveryNote(get("Notes")) : [];
         accounts.push({
           account,
           ...(ours ? { name } : {}),
@@ -346,7 +342,7 @@ export function kdbxEntryFields(
   const f = new Map<string, string | { protected: string }>();
   f.set("Title", a.issuer || (name.split("/").pop() ?? name));
   f.set("UserName", a.account);
-  f.set("Notes", recovery.length > 0 ? `Recovery codes:\n${recovery.join("\n")}` : "");
+  f.set("Notes", recoveryNote(recovery) ?? "");
   if (a.kind === "hotp") {
     f.set("HmacOtp-Secret-Base32", { protected: a.secret });
     f.set("HmacOtp-Counter", String(a.counter));

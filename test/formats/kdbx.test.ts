@@ -359,7 +359,7 @@ describe("KDBX that sparekey writes", () => {
     ]);
     expect(hotp.stdout.trim().split("\n")).toEqual([KEYS.hotp, "7"]);
     const notes = kx(["show", "-q", "-a", "Notes", file, "work/AWS & Co"]);
-    expect(notes.stdout.trim()).toBe("Recovery codes:\n1111-2222\n3333-4444");
+    expect(notes.stdout.trim()).toBe("Recovery codes (sparekey):\n1111-2222\n3333-4444");
     console.log(`kdbx export with the default Argon2id: ${Math.round(ms)} ms`);
   });
 
