@@ -22,7 +22,7 @@ export type PromptFn = (question: string, opts?: { secret?: boolean }) => Promis
 export const LOCK_FILE = ".sparekey.lock";
 
 /** What init writes to a store's .gitignore, so locks and temp files are never committed. */
-export const GITIGNORE = `${LOCK_FILE}\n.*.tmp-*\n`;
+export const GITIGNORE = `${LOCK_FILE}\n${LOCK_FILE}.stale-*\n.*.tmp-*\n`;
 
 const TEMP_RE = /^\..+\.tmp-(\d+)-[0-9a-f]+$/;
 
@@ -144,6 +144,8 @@ export async function writeAtomic(
 export async function walkNames(root: string, prefix: string, ext: string): Promise<string[]> {
   const out: string[] = [];
   const start = prefix === "" ? root : join(root, prefix);
+  // A run killed while taking over a stale lock leaves the old lock set aside in the root.
+  await removeDeadAsides(join(root, LOCK_FILE));
   const visit = async (dir: string, depth: number): Promise<void> => {
     let entries: import("node:fs").Dirent[];
     try {
