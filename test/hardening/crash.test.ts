@@ -68,11 +68,15 @@ async function checkNoLeftovers(s: StoreHome, extraDirs: string[] = []) {
   const lock = join(s.root, ".sparekey.lock");
   if (existsSync(lock)) {
     const pid = Number(readFileSync(lock, "utf8").split(/\s+/)[0]);
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      alive = false;
+    // An empty lock (killed between creating and writing it) names no process: the next command
+    // that takes the lock treats it as stale after 1 s. (kill(0) would signal our own group.)
+    let alive = Number.isInteger(pid) && pid > 0;
+    if (alive) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
     }
     if (alive) left.push(`.sparekey.lock (held by live process ${pid})`);
   }
