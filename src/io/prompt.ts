@@ -147,5 +147,7 @@ export async function prompt(
   process.stderr.write(question);
   const line = opts.paste ? await readPaste() : await reader.readLine();
   reader.pause();
+  // Input ended without an answer: end the question's line, so that an error starts on its own.
+  if (line === null) process.stderr.write("\n");
   return line;
 }

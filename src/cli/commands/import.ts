@@ -147,7 +147,10 @@ async function decodeSource(
       password = fromFlag;
       if (password === undefined) {
         const answer = await ctx.prompt(`Password for ${src.file}: `, { secret: true });
-        if (answer === null || answer === "") throw new UserError(`${src.file}: no password given`);
+        if (answer === null || answer === "")
+          throw new UserError(
+            `${src.file}: no password given${ctx.stdinIsTTY ? "" : " (it is encrypted: give --password-file or --password-env)"}`,
+          );
         password = answer;
       }
       // Key derivation can take seconds (Ente's Argon2id); say so when someone is watching.
