@@ -144,10 +144,9 @@ export async function prompt(
   opts: { secret?: boolean; paste?: boolean } = {},
 ): Promise<string | null> {
   if (opts.secret && process.stdin.isTTY) return readHidden(question);
-  process.stderr.write(question);
+  // A password piped in needs no question; and when none comes, the error stays one clean line.
+  if (!opts.secret) process.stderr.write(question);
   const line = opts.paste ? await readPaste() : await reader.readLine();
   reader.pause();
-  // Input ended without an answer: end the question's line, so that an error starts on its own.
-  if (line === null) process.stderr.write("\n");
   return line;
 }
