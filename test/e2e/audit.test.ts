@@ -1,7 +1,3 @@
-// `sparekey audit` on a real pass store built to hold every finding (entries written with `pass
-// insert`, a gpg key that expires soon, a bare remote, an Aegis mirror), then fixed one by one with
-// the commands the audit names, until it reports nothing.
-import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,7 +5,7 @@ import { markPrinted } from "../../src/core/audit.js";
 import { encodeBase32 } from "../../src/core/base32.js";
 import { formatEntry, parseEntry } from "../../src/core/entry.js";
 import { formatDate } from "../../src/core/time.js";
-import { type Home, hasTool, makeHome, ROOT, type Run, sh, sk } from "./harness.js";
+import { ensureBuilt, type Home, hasTool, makeHome, type Run, sh, sk } from "./harness.js";
 
 const CI = Boolean(process.env.CI);
 const T = "2026-12-01T00:00:00Z";
@@ -43,10 +39,7 @@ function entry(
   return formatEntry(parseEntry(text));
 }
 
-beforeAll(() => {
-  if (!existsSync(join(ROOT, "dist/node/run.js")))
-    execFileSync("node", ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
-}, 300_000);
+beforeAll(ensureBuilt, 300_000);
 
 function ok(r: Run): Run {
   expect(r.code, `${r.stderr}${r.stdout}`).toBe(0);

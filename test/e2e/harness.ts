@@ -1,5 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -101,4 +101,11 @@ export function makeGpgKey(home: Home, email = "test@example.com"): string {
 /** True when a program is on PATH; tests that need it fail in CI rather than skip. */
 export function hasTool(name: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${name}`]).status === 0;
+}
+
+/** Builds dist/ once when a test file runs alone (`npm test` builds before vitest). */
+export function ensureBuilt(): void {
+  if (!existsSync(join(ROOT, "dist/node/run.js"))) {
+    execFileSync("node", ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
+  }
 }

@@ -1,10 +1,7 @@
-// Mirrors: a second password manager kept in step with the store. The KDBX mirror is checked with
-// the real keepassxc-cli; the audit sees what is missing or stale without the mirror's password.
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Home, hasTool, makeHome, ROOT, type Run, sh, sk } from "./harness.js";
+import { ensureBuilt, type Home, hasTool, makeHome, type Run, sh, sk } from "./harness.js";
 
 const CI = Boolean(process.env.CI);
 const PW = "correct horse battery";
@@ -15,10 +12,7 @@ const ST = "otpauth://totp/Steam:cy?secret=MFRGGZDFMZTWQ2LKMFRGGZDFMZTWQ2LK&issu
 const HO = "otpauth://hotp/Ops:root?secret=KRUGKIDROVUWG2ZAMJZG653OEBTG66BA&issuer=Ops&counter=4";
 const NEW = "otpauth://totp/Npm:dee?secret=NBSWY3DPO5XXE3DEEBSWY3DPO5XXE3DE&issuer=Npm";
 
-beforeAll(() => {
-  if (!existsSync(join(ROOT, "dist/node/run.js")))
-    execFileSync("node", ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
-}, 300_000);
+beforeAll(ensureBuilt, 300_000);
 
 function ok(r: Run): Run {
   expect(r.code, r.stderr).toBe(0);

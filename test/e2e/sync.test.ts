@@ -1,19 +1,13 @@
-// `sparekey sync` between two clones of one store through a bare repository, all in a temp dir:
-// changes to different entries merge by themselves; a conflicting edit keeps both versions.
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Home, makeHome, ROOT, type Run, sh, sk } from "./harness.js";
+import { ensureBuilt, type Home, makeHome, type Run, sh, sk } from "./harness.js";
 
 const A_URI = "otpauth://totp/Alpha:ann?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Alpha";
 const B_URI = "otpauth://totp/Beta:bob?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Beta";
 const C_URI = "otpauth://totp/Gamma:cy?secret=MFRGGZDFMZTWQ2LKMFRGGZDFMZTWQ2LK&issuer=Gamma";
 
-beforeAll(() => {
-  if (!existsSync(join(ROOT, "dist/node/run.js")))
-    execFileSync("node", ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
-}, 300_000);
+beforeAll(ensureBuilt, 300_000);
 
 function ok(r: Run): Run {
   expect(r.code, r.stderr).toBe(0);

@@ -1,20 +1,14 @@
-// Team folders, as `pass init -p`: `sparekey init --gpg KEY... --path team` (or --age) sets the
-// recipients of one folder, re-encrypts it and commits; a teammate with only their own key reads it.
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Home, hasTool, makeGpgKey, makeHome, ROOT, type Run, sh, sk } from "./harness.js";
+import { ensureBuilt, type Home, hasTool, makeGpgKey, makeHome, type Run, sh, sk } from "./harness.js";
 
 const CI = Boolean(process.env.CI);
 const ROOT_URI = "otpauth://totp/AWS:root?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=AWS";
 const MINE_URI = "otpauth://totp/GitHub:me?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=GitHub";
 const LATER_URI = "otpauth://totp/DNS:ops?secret=MFRGGZDFMZTWQ2LKMFRGGZDFMZTWQ2LK&issuer=DNS";
 
-beforeAll(() => {
-  if (!existsSync(join(ROOT, "dist/node/run.js")))
-    execFileSync("node", ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
-}, 300_000);
+beforeAll(ensureBuilt, 300_000);
 
 function ok(r: Run): Run {
   expect(r.code, r.stderr).toBe(0);

@@ -1,7 +1,7 @@
 // All codes at once: `list --codes` (one shot, scriptable) and `watch` (live, full screen), the
 // latter driven in a real terminal through tmux: it shows codes, the filter narrows them, q exits.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -13,7 +13,7 @@ import {
   type WatchState,
 } from "../../src/cli/commands/watch.js";
 import { parseUri } from "../../src/core/uri.js";
-import { BIN, type Home, hasTool, makeHome, ROOT, type Run, sk } from "./harness.js";
+import { BIN, ensureBuilt, type Home, hasTool, makeHome, type Run, sk } from "./harness.js";
 
 const CI = Boolean(process.env.CI);
 const AT = "2026-12-04T12:00:00Z";
@@ -24,10 +24,7 @@ const ACCOUNTS: [string, string][] = [
   ["steam/cy", "otpauth://totp/Steam:cy?secret=KRUGKIDROVUWG2ZAMJZG653OEBTG66BA&issuer=Steam&encoder=steam"],
 ];
 
-beforeAll(() => {
-  if (!existsSync(join(ROOT, "dist/node/run.js")))
-    execFileSync("node", ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
-}, 300_000);
+beforeAll(ensureBuilt, 300_000);
 
 function ok(r: Run): Run {
   expect(r.code, r.stderr).toBe(0);

@@ -1,19 +1,15 @@
 // Stores in throwaway homes for the hardening tests, processes killed at chosen moments, and
 // the checks that a store is whole afterwards (every entry decrypts and parses, git fsck clean,
 // no temp files left).
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { type Entry, parseEntry } from "../../src/core/entry.js";
-import { BIN, type Home, makeGpgKey, makeHome, ROOT, type Run, sh, sk } from "../e2e/harness.js";
+import { BIN, type Home, makeGpgKey, makeHome, type Run, sh, sk } from "../e2e/harness.js";
 
 /** Builds dist/ once when it is missing (`npm test` builds before vitest). */
-export function ensureBuilt(): void {
-  if (!existsSync(join(ROOT, "dist/node/run.js"))) {
-    execFileSync("node", ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
-  }
-}
+export { ensureBuilt } from "../e2e/harness.js";
 
 /** A home with a store in it. */
 export interface StoreHome {
