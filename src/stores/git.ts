@@ -65,6 +65,10 @@ export async function commitPaths(
   if (changed.length === 0) return;
   const add = await gitLocked(root, () => git(root, ["add", "-A", "--", ...changed], env));
   if (add.code !== 0) throw new UserError(`git add failed in ${root}: ${lastLine(add.stderr)}`);
+  // A git killed after it wrote the commit but before it renamed index.lock leaves the old index:
+  // the paths then look changed until they are staged again, and then there is nothing to commit.
+  const staged = await git(root, ["diff", "--cached", "--quiet", "--", ...changed], env);
+  if (staged.code === 0) return;
   const id = await identityArgs(root, env);
   // `commit -- paths` commits only these paths even when the user has other changes staged.
   const r = await gitLocked(root, () =>

@@ -130,4 +130,18 @@ run("git commits", () => {
     git("config", "user.name", "Me");
     expect(await identityArgs(root, bare)).toEqual([]);
   });
+  it("treats paths a killed git already committed (its index.lock never renamed) as done", async () => {
+    const store = await makeStore();
+    git("init", "-q");
+    await store.write("a", "1");
+    await commitPaths(root, ["a.age"], "Add a.", env);
+    await store.write("b", "2");
+    await commitPaths(root, ["b.age"], "Add b.", env);
+    // The commit landed, but the index on disk is the one from before it.
+    git("read-tree", "HEAD~1");
+    const head = git("rev-parse", "HEAD");
+    await commitPaths(root, ["b.age"], "Add b.", env);
+    expect(git("rev-parse", "HEAD")).toBe(head);
+    expect(git("status", "--porcelain")).not.toMatch(/b\.age/);
+  });
 });
